@@ -1,0 +1,1 @@
+"""Benchmarks (``bench_*.py``), their harness and the runner; see ``bench/README.md``."""

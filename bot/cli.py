@@ -1,0 +1,178 @@
+"""The `arbloop` command line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
+from chains.config import load_chain_config, load_profile
+from chains.toml_reader import ConfigError
+from sim.traffic import TrafficConfig, TrafficStats
+from sim.world import WorldCache
+from sim.world_manifest import Manifest
+
+__all__ = ["main"]
+
+
+def _world_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spec", type=Path, default=None, help="world spec TOML (default: embedded)")
+    p.add_argument("--cache", type=Path, default=None, help="world cache directory")
+    p.add_argument("--rebuild", action="store_true", help="deploy afresh, ignoring the cache")
+
+
+def _cache(args: argparse.Namespace, spec: Path) -> WorldCache:
+    return WorldCache(directory=args.cache) if args.cache is not None else default_cache(spec)
+
+
+def _cmd_world_up(args: argparse.Namespace, console: Console) -> int:
+    spec = args.spec or default_spec()
+    world = start_world(
+        spec, _cache(args, spec), block_time_s=args.block_time, rebuild=args.rebuild
+    )
+    try:
+        source = "loaded from cache" if world.loaded_from_cache else "deployed"
+        console.print(f"world {source} in {world.setup_s:.2f} s at {world.node.http_url}")
+        _print_world(console, world.manifest)
+        console.print(f"anvil pid {world.node.pid}; Ctrl-C stops it.")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+    finally:
+        world.node.stop()
+    console.print("world stopped")
+    return 0
+
+
+def _print_world(console: Console, manifest: Manifest) -> None:
+    contracts = Table(title="Deployed contracts")
+    contracts.add_column("name")
+    contracts.add_column("address")
+    for name, address in manifest.contracts.items():
+        contracts.add_row(name, address)
+    console.print(contracts)
+    symbols = {t.address: t.symbol for t in manifest.tokens}
+    pools = Table(title=f"Pools ({len(manifest.pools)})")
+    for col in ("venue", "fee (pips)", "pair", "address"):
+        pools.add_column(col)
+    for p in sorted(manifest.pools, key=lambda p: (p.venue, p.fee_pips)):
+        pools.add_row(
+            p.venue, str(p.fee_pips), f"{symbols[p.token0]}/{symbols[p.token1]}", p.address
+        )
+    console.print(pools)
+
+
+def _print_demo(console: Console, result: DemoResult) -> None:
+    _print_world(console, result.manifest)
+    by_fee = Table(title="Pools by venue and fee tier (after traffic)")
+    by_fee.add_column("venue")
+    by_fee.add_column("fee (pips)")
+    by_fee.add_column("pools", justify="right")
+    for (venue, fee), n in sorted(result.pools_by_venue_and_fee().items()):
+        by_fee.add_row(venue, str(fee), str(n))
+    console.print(by_fee)
+    actions = Table(title="Traffic by router and action")
+    for col in ("router", "action", "success", "reverted", "rejected"):
+        actions.add_column(
+            col, justify="right" if col in ("success", "reverted", "rejected") else "left"
+        )
+    keys = sorted({(r, a) for r, a, _ in result.stats.by_action})
+    for router, action in keys:
+        counts = [
+            result.stats.by_action[(router, action, o)] for o in ("success", "reverted", "rejected")
+        ]
+        actions.add_row(router, action, *map(str, counts))
+    console.print(actions)
+    events = Table(title="Pool events emitted")
+    events.add_column("event")
+    events.add_column("count", justify="right")
+    for name, n in sorted(result.stats.events.items()):
+        events.add_row(name, str(n))
+    console.print(events)
+    source = "loaded from its state dump" if result.loaded_from_cache else "deployed cold"
+    console.print(
+        f"world {source} in {result.setup_s:.2f} s; "
+        f"{result.last_block - result.first_block} blocks mined "
+        f"(#{result.first_block + 1}..#{result.last_block}) in {result.traffic_s:.2f} s; "
+        f"{result.stats.total('success')} transactions landed, "
+        f"{result.stats.total('reverted')} reverted, {len(result.stats.new_pools)} new pools"
+    )
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    spec = args.spec or default_spec()
+    traffic = TrafficConfig(seed=args.seed, txs_per_block=args.txs_per_block)
+
+    def on_block(stats: TrafficStats) -> None:
+        if stats.blocks % 10 == 0:
+            console.print(
+                f"block {stats.blocks}/{args.blocks}: {stats.total('success')} landed, "
+                f"{stats.total('reverted')} reverted"
+            )
+
+    result = run_demo(
+        spec, _cache(args, spec), blocks=args.blocks, traffic=traffic, on_block=on_block
+    )
+    _print_demo(console, result)
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace, console: Console) -> int:
+    path: Path = args.path
+    if path.parent.name == "chains":
+        chain = load_chain_config(path)
+        console.print(
+            f"{path}: chain {chain.name} (id {chain.chain_id}), {len(chain.venues)} venues"
+        )
+        return 0
+    profile = load_profile(path)
+    console.print(
+        f"{path}: profile for chain {profile.chain.name} (id {profile.chain.chain_id}), "
+        f"{len(profile.chain.venues)} venues"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="arbloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    world = sub.add_parser("world", help="the local world of real Uniswap contracts on anvil")
+    world_sub = world.add_subparsers(dest="world_command", required=True)
+    up = world_sub.add_parser("up", help="start anvil with the world loaded; Ctrl-C stops it")
+    _world_args(up)
+    up.add_argument("--block-time", type=float, default=None, help="interval mining, seconds")
+    up.set_defaults(func=_cmd_world_up)
+    demo = sub.add_parser("demo", help="bring the world up, run traffic, print a summary")
+    _world_args(demo)
+    demo.add_argument("--blocks", type=int, default=30, help="blocks of traffic (default 30)")
+    demo.add_argument("--txs-per-block", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=1, help="traffic seed")
+    demo.set_defaults(func=_cmd_demo)
+    check = sub.add_parser("check-config", help="load a profile or chain config and report")
+    check.add_argument("path", type=Path)
+    check.set_defaults(func=_cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return int(args.func(args, console))
+    except ConfigError as exc:
+        console.print(f"[red]config error:[/red] {exc}", markup=True, highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Talking to nodes: config, JSON-RPC clients, feeds, registry, records, decoders."""

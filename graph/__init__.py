@@ -1,0 +1,1 @@
+"""Pool table, token graph, cycle search, gas prediction and exact re-pricing."""

@@ -1,0 +1,1 @@
+"""anvil process control, the local world of real Uniswap contracts, and traffic."""
