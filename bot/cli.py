@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, console))
     except ConfigError as exc:
-        console.print(f"[red]config error:[/red] {exc}", markup=True, highlight=False)
+        print(f"arbloop: config error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -55,12 +55,11 @@ def start_world(
         spec, cache, config=AnvilConfig(chain_id=31337), rebuild=rebuild
     )
     try:
-        rpc = node.rpc()
         if no_mining:
-            rpc.call("evm_setAutomine", False)
+            node.set_automine(False)
         elif block_time_s is not None:
-            rpc.call("evm_setAutomine", False)
-            rpc.call("evm_setIntervalMining", block_time_s)
+            node.set_automine(False)
+            node.call("evm_setIntervalMining", block_time_s)
     except BaseException:
         node.stop()
         raise
@@ -117,8 +116,8 @@ def run_demo(
 ) -> DemoResult:
     """Bring the world up with manual mining, run traffic for `blocks` blocks, stop anvil."""
     world = start_world(spec, cache, no_mining=True)
+    rpc = world.node.rpc()
     try:
-        rpc = world.node.rpc()
         first = int(rpc.call("eth_blockNumber"), 16)
         users = Traffic(rpc, world.manifest, traffic)
         started = time.perf_counter()
@@ -129,6 +128,7 @@ def run_demo(
         traffic_s = time.perf_counter() - started
         last = int(rpc.call("eth_blockNumber"), 16)
     finally:
+        rpc.close()
         world.node.stop()
     return DemoResult(
         manifest=world.manifest,

@@ -29,7 +29,10 @@ def split_types(inner: str) -> tuple[str, ...]:
             if depth < 0:
                 raise ValueError(f"unbalanced parentheses in {inner!r}")
         elif ch == "," and depth == 0:
-            types.append(inner[start:i].strip())
+            piece = inner[start:i].strip()
+            if not piece:
+                raise ValueError(f"empty type in {inner!r}")
+            types.append(piece)
             start = i + 1
     if depth != 0:
         raise ValueError(f"unbalanced parentheses in {inner!r}")

@@ -143,6 +143,9 @@ def encode_v3_path(tokens: list[str], fees_pips: list[int]) -> bytes:
     """Encode a V3 path: token (20 bytes), then fee (3 bytes) and token for each hop."""
     if len(tokens) != len(fees_pips) + 1 or not fees_pips:
         raise ValueError("a V3 path needs n+1 tokens for n fees (n >= 1)")
+    for token in tokens:
+        if len(token) != 42 or not token.startswith("0x"):
+            raise ValueError(f"not a 0x address: {token!r}")
     out = bytes.fromhex(tokens[0][2:])
     for fee, token in zip(fees_pips, tokens[1:], strict=True):
         out += fee.to_bytes(3, "big") + bytes.fromhex(token[2:])

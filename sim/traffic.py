@@ -203,8 +203,13 @@ class Traffic:
             if built is None:
                 continue
             calls = built if isinstance(built, list) else [built]
-            for call in calls:
-                txs.append(self._sign(user, call, action.name, action.router, base_fee, {}))
+            for i, call in enumerate(calls):
+                # calls before the last prepare it (an approval); only the last is the action
+                last = i == len(calls) - 1
+                name, router = (
+                    (action.name, action.router) if last else (f"{action.name}_prep", "token")
+                )
+                txs.append(self._sign(user, call, name, router, base_fee, {}))
         return txs
 
     def _sign(

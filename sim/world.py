@@ -63,6 +63,8 @@ MAX_UINT256 = 2**256 - 1
 DEADLINE = 2**40  # far future: the world's users never want a deadline to bite
 _ZERO = "0x" + "00" * 20
 _DEPLOYER_ETH_WEI = 10**12 * 10**18
+GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z: worlds deployed alike are identical
+BLOCK_INTERVAL_S = 12
 
 _NPM_ARTIFACTS = (
     "WETH9",
@@ -462,6 +464,9 @@ def deploy_world(rpc: HttpRpc, spec: WorldSpec, *, cache_key: str = "") -> Manif
     if hex_int(rpc.call("eth_getTransactionCount", deployer, "latest")) != 0:
         raise RuntimeError("the world deploys on a fresh node only (deployer nonce is not 0)")
     rpc.call("anvil_setBalance", deployer, hex(_DEPLOYER_ETH_WEI))
+    # a fixed block interval makes every timestamp the contracts store (V2 blockTimestampLast,
+    # V3 observations) depend only on the genesis timestamp and the block count
+    rpc.call("anvil_setBlockTimestampInterval", BLOCK_INTERVAL_S)
     d = _Deployment(
         rpc=rpc, spec=spec, deployer=UnlockedSender(rpc, deployer), contracts={}, tokens={}
     )
@@ -474,6 +479,7 @@ def deploy_world(rpc: HttpRpc, spec: WorldSpec, *, cache_key: str = "") -> Manif
     calls, need = _liquidity_calls(d, plan)
     _fund(d, need, users)
     d.blocks([(deployer, c) for c in calls])
+    rpc.call("anvil_removeBlockTimestampInterval")
     block = hex_int(rpc.call("eth_blockNumber"))
     venues: dict[str, dict[str, str]] = {
         v: {
@@ -579,17 +585,20 @@ def start_world_node(
     if manifest is not None:
         node = AnvilProcess.start(dataclasses.replace(config, load_state=cache.state_path))
         try:
-            _check_loaded(node.rpc(), manifest)
+            with node.rpc() as rpc:
+                _check_loaded(rpc, manifest)
         except BaseException:
             node.stop()
             raise
         return node, manifest, True
     key = world_cache_key(spec, anvil_version(anvil_binary()))
-    node = AnvilProcess.start(dataclasses.replace(config, load_state=None))
+    node = AnvilProcess.start(
+        dataclasses.replace(config, load_state=None, timestamp=GENESIS_TIMESTAMP)
+    )
     try:
-        rpc = node.rpc()
-        manifest = deploy_world(rpc, spec, cache_key=key)
-        state = gzip.decompress(bytes.fromhex(rpc.call("anvil_dumpState")[2:]))
+        with node.rpc() as rpc:
+            manifest = deploy_world(rpc, spec, cache_key=key)
+            state = gzip.decompress(bytes.fromhex(rpc.call("anvil_dumpState")[2:]))
     except BaseException:
         node.stop()
         raise
