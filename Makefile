@@ -18,8 +18,11 @@ $(STAMP_PY): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# `npm install` with the committed lock, not `npm ci`: the lock holds only the linux-x64 binary
+# package of @foundry-rs/anvil (the registry here serves no other platform's), and `npm ci`
+# refuses a lock without every optional platform package.
 $(STAMP_NODE): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --no-save --loglevel=error
 	test -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 	touch $@
 
