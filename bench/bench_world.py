@@ -14,7 +14,7 @@ from pathlib import Path
 from bench import harness
 from bench.harness import Report, Sample, measure
 from chains.artifacts import repo_root
-from sim.world import WorldCache, start_world_node
+from sim.world_cache import WorldCache, start_world_node
 
 SPEC = repo_root() / "configs" / "world" / "default.toml"
 

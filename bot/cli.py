@@ -16,7 +16,7 @@ from bot.world_job import DemoResult, default_cache, default_spec, run_demo, sta
 from chains.config import load_chain_config, load_profile
 from chains.toml_reader import ConfigError
 from sim.traffic import TrafficConfig, TrafficStats
-from sim.world import WorldCache
+from sim.world_cache import WorldCache
 from sim.world_manifest import Manifest
 
 __all__ = ["main"]

@@ -15,7 +15,7 @@ from typing import Any
 from chains.artifacts import repo_root
 from sim.anvil import AnvilConfig, AnvilProcess
 from sim.traffic import Traffic, TrafficConfig, TrafficStats
-from sim.world import WorldCache, start_world_node
+from sim.world_cache import WorldCache, start_world_node
 from sim.world_manifest import Manifest
 
 __all__ = ["DemoResult", "WorldUp", "default_cache", "default_spec", "run_demo", "start_world"]

@@ -4,21 +4,14 @@
 factory + Router02, the real V3 factory with NonfungiblePositionManager, SwapRouter,
 SwapRouter02, QuoterV2, TickLens and UniversalRouter, Multicall3 at its canonical address,
 pools with liquidity at prices that disagree across venues, and traffic users funded and
-approved. `ensure_world` caches the result as an anvil state dump plus a manifest, so a later
-start loads the world in seconds.
+approved. `sim.world_cache` keeps the result as an anvil state file plus a manifest, so a
+later start loads the world in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import gzip
-import hashlib
-import os
 import random
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import eth_abi
@@ -28,7 +21,6 @@ from chains import abi
 from chains import abi_routers as routers
 from chains.artifacts import ContractArtifact, load_npm_artifact, load_project_artifact
 from chains.rpc import HttpRpc
-from sim.anvil import AnvilConfig, AnvilProcess, anvil_binary
 from sim.txs import Call, UnlockedSender, hex_int, send_unlocked_blocks
 from sim.world_liquidity import (
     align_tick,
@@ -38,24 +30,19 @@ from sim.world_liquidity import (
     tick_of_price,
 )
 from sim.world_manifest import (
-    FORMAT,
     Manifest,
     PoolEntry,
     TokenEntry,
-    read_manifest,
-    write_manifest,
 )
-from sim.world_spec import V3_TICK_SPACING_BY_FEE_PIPS, PoolSpec, WorldSpec, load_world_spec
+from sim.world_spec import V3_TICK_SPACING_BY_FEE_PIPS, PoolSpec, WorldSpec
 
 __all__ = [
+    "GENESIS_TIMESTAMP",
     "MULTICALL3_ADDRESS",
-    "WorldCache",
-    "anvil_version",
-    "cached_manifest",
+    "NPM_ARTIFACTS",
+    "PROJECT_ARTIFACTS",
     "deploy_world",
-    "start_world_node",
     "user_key",
-    "world_cache_key",
 ]
 
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
@@ -66,7 +53,7 @@ _DEPLOYER_ETH_WEI = 10**12 * 10**18
 GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z: worlds deployed alike are identical
 BLOCK_INTERVAL_S = 12
 
-_NPM_ARTIFACTS = (
+NPM_ARTIFACTS = (
     "WETH9",
     "UniswapV2Factory",
     "UniswapV2Router02",
@@ -80,7 +67,7 @@ _NPM_ARTIFACTS = (
     "UniswapV2Pair",
     "UniswapV3Pool",
 )
-_PROJECT_ARTIFACTS = ("TestERC20", "Multicall3")
+PROJECT_ARTIFACTS = ("TestERC20", "Multicall3")
 
 
 def user_key(seed: int, index: int) -> bytes:
@@ -99,19 +86,6 @@ def _call(to: str, data: bytes, label: str, gas_units: int = 400_000, value_wei:
 
 def _eth_call(rpc: HttpRpc, to: str, data: bytes) -> bytes:
     return bytes.fromhex(rpc.call("eth_call", {"to": to, "data": "0x" + data.hex()}, "latest")[2:])
-
-
-def world_cache_key(spec: WorldSpec, client_version: str) -> str:
-    """Return the key under which a deployed world may be reused: spec, code and node."""
-    h = hashlib.sha256()
-    h.update(f"format={FORMAT};client={client_version};spec=".encode())
-    h.update(spec.path.read_bytes())
-    for name in _NPM_ARTIFACTS:
-        h.update(load_npm_artifact(name).bytecode)
-    for name in _PROJECT_ARTIFACTS:
-        h.update(load_project_artifact(name).bytecode)
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
 
 
 @dataclass(slots=True)
@@ -525,100 +499,3 @@ def _address_of_key(key: bytes) -> str:
     from eth_keys import keys
 
     return keys.PrivateKey(key).public_key.to_checksum_address()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorldCache:
-    """Where a deployed world is kept: the manifest and anvil's state (plain JSON)."""
-
-    directory: Path
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.directory / "manifest.json"
-
-    @property
-    def state_path(self) -> Path:
-        return self.directory / "state.json"
-
-
-@functools.lru_cache(maxsize=4)
-def anvil_version(binary: Path) -> str:
-    """Return the first line of `anvil --version` (part of the world cache key)."""
-    out = subprocess.run(
-        [os.fspath(binary), "--version"], capture_output=True, text=True, check=True, timeout=30
-    )
-    return out.stdout.splitlines()[0].strip()
-
-
-def cached_manifest(spec_path: Path, cache: WorldCache) -> Manifest | None:
-    """Return the cached manifest if the cache is complete and matches spec, code and anvil."""
-    if not (cache.manifest_path.exists() and cache.state_path.exists()):
-        return None
-    spec = load_world_spec(spec_path)
-    key = world_cache_key(spec, anvil_version(anvil_binary()))
-    manifest = read_manifest(cache.manifest_path)
-    return manifest if manifest.cache_key == key else None
-
-
-def start_world_node(
-    spec_path: Path,
-    cache: WorldCache,
-    *,
-    config: AnvilConfig | None = None,
-    rebuild: bool = False,
-) -> tuple[AnvilProcess, Manifest, bool]:
-    """Start anvil holding the world: from the cached state, or deployed afresh and cached.
-
-    Returns (node, manifest, loaded_from_cache). The cache is used only when its key matches
-    the spec, the contract code and the anvil version; the manifest is written last, so a
-    torn write is never mistaken for a complete cache. Anvil's own `--load-state` reads the
-    state (the RPC `anvil_loadState` refuses bodies this large).
-    """
-    config = config if config is not None else AnvilConfig()
-    spec = load_world_spec(spec_path)
-    if config.chain_id != spec.chain_id:
-        raise ValueError(
-            f"anvil chain id {config.chain_id} differs from the spec's {spec.chain_id}"
-        )
-    manifest = None if rebuild else cached_manifest(spec_path, cache)
-    if manifest is not None:
-        node = AnvilProcess.start(dataclasses.replace(config, load_state=cache.state_path))
-        try:
-            with node.rpc() as rpc:
-                _check_loaded(rpc, manifest)
-        except BaseException:
-            node.stop()
-            raise
-        return node, manifest, True
-    key = world_cache_key(spec, anvil_version(anvil_binary()))
-    node = AnvilProcess.start(
-        dataclasses.replace(config, load_state=None, timestamp=GENESIS_TIMESTAMP)
-    )
-    try:
-        with node.rpc() as rpc:
-            manifest = deploy_world(rpc, spec, cache_key=key)
-            state = gzip.decompress(bytes.fromhex(rpc.call("anvil_dumpState")[2:]))
-    except BaseException:
-        node.stop()
-        raise
-    cache.directory.mkdir(parents=True, exist_ok=True)
-    cache.manifest_path.unlink(missing_ok=True)
-    tmp = cache.state_path.with_suffix(".tmp")
-    tmp.write_bytes(state)
-    os.replace(tmp, cache.state_path)
-    write_manifest(cache.manifest_path, manifest)
-    return node, manifest, False
-
-
-def _check_loaded(rpc: HttpRpc, manifest: Manifest) -> None:
-    for name in ("weth", "universal_router", "multicall3"):
-        code = rpc.call("eth_getCode", manifest.contracts[name], "latest")
-        if len(code) <= 2:
-            raise RuntimeError(f"world state loaded but {name} has no code")
-    block = hex_int(rpc.call("eth_blockNumber"))
-    if block < manifest.deployment_block:
-        raise RuntimeError(
-            f"world state loaded at block {block}, before its deployment block "
-            f"{manifest.deployment_block}"
-        )

@@ -11,7 +11,7 @@ import pytest
 from chains.artifacts import repo_root
 from chains.rpc import HttpRpc
 from sim.anvil import AnvilProcess
-from sim.world import WorldCache, start_world_node
+from sim.world_cache import WorldCache, start_world_node
 from sim.world_manifest import Manifest
 
 WORLD_SPEC = repo_root() / "configs" / "world" / "default.toml"

@@ -10,7 +10,7 @@ import pytest
 
 from bot.world_job import run_demo
 from sim.traffic import TrafficConfig
-from sim.world import WorldCache
+from sim.world_cache import WorldCache
 from tests.integration.conftest import WORLD_SPEC
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,8 @@ from chains import abi
 from chains.artifacts import repo_root
 from chains.config import load_chain_config, resolve_with_manifest
 from chains.create2 import v2_pair_address, v3_pool_address
-from sim.world import MULTICALL3_ADDRESS, WorldCache, start_world_node
+from sim.world import MULTICALL3_ADDRESS
+from sim.world_cache import WorldCache, start_world_node
 from sim.world_manifest import Manifest, PoolEntry
 from sim.world_reads import read_pool_states
 from tests.integration.conftest import WORLD_SPEC, WorldNode
