@@ -97,9 +97,11 @@ def _v2_venue_names(m: Market) -> list[str]:
     return [name for name, v in m.manifest.venues.items() if v["kind"] == "v2"]
 
 
-def _two_hop_v2(m: Market, venue: str, rng: random.Random) -> list[str] | None:
-    """Return a token path a -> b -> c through two pairs of one venue."""
-    pools = _v2_pools(m, venue)
+def _two_hop(
+    pools: list[PoolEntry], rng: random.Random
+) -> tuple[PoolEntry, PoolEntry, list[str]] | None:
+    """Return two pools and a token path a -> b -> c through them (a != c)."""
+    pools = list(pools)
     rng.shuffle(pools)
     for first in pools:
         _, a, b = _direction(first, rng)
@@ -108,21 +110,7 @@ def _two_hop_v2(m: Market, venue: str, rng: random.Random) -> list[str] | None:
                 continue
             c = second.token1 if second.token0 == b else second.token0
             if c != a:
-                return [a, b, c]
-    return None
-
-
-def _two_hop_v3(m: Market, rng: random.Random) -> tuple[list[str], list[int]] | None:
-    pools = _v3_pools(m)
-    rng.shuffle(pools)
-    for first in pools:
-        _, a, b = _direction(first, rng)
-        for second in pools:
-            if second is first or b not in (second.token0, second.token1):
-                continue
-            c = second.token1 if second.token0 == b else second.token0
-            if c != a:
-                return [a, b, c], [first.fee_pips, second.fee_pips]
+                return first, second, [a, b, c]
     return None
 
 
@@ -152,10 +140,10 @@ def router02_exact_out(m: Market, user: str, rng: random.Random) -> Call | None:
 
 def router02_multihop(m: Market, user: str, rng: random.Random) -> Call | None:
     venue = _v2_venue(m, rng)
-    path = _two_hop_v2(m, venue, rng)
-    if path is None:
+    route = _two_hop(_v2_pools(m, venue), rng)
+    if route is None:
         return None
-    first = next(p for p in _v2_pools(m, venue) if {p.token0, p.token1} == {path[0], path[1]})
+    first, _, path = route
     amount = _amount_in(m, first, first.token0 == path[0], rng)
     data = r.R02_SWAP_EXACT_TOKENS_FOR_TOKENS.encode(amount, 0, path, user, DEADLINE)
     return Call(to=m.contract(f"{venue}_router02"), data=data, gas_units=450_000)
@@ -196,25 +184,16 @@ def swap_router_exact_out_single(m: Market, user: str, rng: random.Random) -> Ca
 
 
 def swap_router_multihop(m: Market, user: str, rng: random.Random) -> Call | None:
-    route = _two_hop_v3(m, rng)
+    route = _two_hop(_v3_pools(m), rng)
     if route is None:
         return None
-    tokens, fees = route
-    first = next(
-        p
-        for p in _v3_pools(m)
-        if {p.token0, p.token1} == {tokens[0], tokens[1]} and p.fee_pips == fees[0]
-    )
+    first, last, tokens = route
+    fees = [first.fee_pips, last.fee_pips]
     if rng.random() < 0.5:
         amount = _amount_in(m, first, first.token0 == tokens[0], rng)
         params = (r.encode_v3_path(tokens, fees), user, DEADLINE, amount, 0)
         data = r.SR_EXACT_INPUT.encode(params)
     else:
-        last = next(
-            p
-            for p in _v3_pools(m)
-            if {p.token0, p.token1} == {tokens[1], tokens[2]} and p.fee_pips == fees[1]
-        )
         amount = _amount_out(m, last, last.token0 == tokens[1], rng)
         # exact output paths are encoded from the output token back to the input
         path = r.encode_v3_path(tokens[::-1], fees[::-1])

@@ -317,7 +317,16 @@ def _liquidity_calls(
     return calls, need
 
 
+def _approvals(owner: str, token: TokenEntry, spenders: list[str]) -> list[tuple[str, Call]]:
+    approve = [abi.ERC20_APPROVE.encode(spender, MAX_UINT256) for spender in spenders]
+    return [
+        (owner, _call(token.address, data, f"approve {token.symbol}", gas_units=80_000))
+        for data in approve
+    ]
+
+
 def _fund(d: _Deployment, need: dict[str, int], users: list[str]) -> None:
+    """Mint and wrap what the pools need; fund and approve the traffic users."""
     spec = d.spec
     me = d.deployer.address
     weth = d.contracts["weth"]
@@ -333,55 +342,20 @@ def _fund(d: _Deployment, need: dict[str, int], users: list[str]) -> None:
     for symbol, token in d.tokens.items():
         amount = need[symbol] + need[symbol] // 100 + 1
         if symbol == "WETH":
-            items.append(
-                (me, _call(weth, abi.WETH_DEPOSIT.encode(), "WETH deposit", value_wei=amount))
-            )
+            deposit = abi.WETH_DEPOSIT.encode()
+            items.append((me, _call(weth, deposit, "WETH deposit", value_wei=amount)))
         else:
-            items.append(
-                (me, _call(token.address, abi.TEST_ERC20_MINT.encode(me, amount), f"mint {symbol}"))
-            )
-            for user in users:
-                items.append(
-                    (
-                        me,
-                        _call(
-                            token.address,
-                            abi.TEST_ERC20_MINT.encode(user, per_user[symbol]),
-                            f"mint {symbol} to user",
-                        ),
-                    )
-                )
-        for spender in spenders:
-            items.append(
-                (
-                    me,
-                    _call(
-                        token.address,
-                        abi.ERC20_APPROVE.encode(spender, MAX_UINT256),
-                        f"approve {symbol}",
-                        gas_units=80_000,
-                    ),
-                )
-            )
+            for to, value in [(me, amount)] + [(user, per_user[symbol]) for user in users]:
+                mint = abi.TEST_ERC20_MINT.encode(to, value)
+                items.append((me, _call(token.address, mint, f"mint {symbol}")))
+        items += _approvals(me, token, spenders)
     user_eth_wei = int(spec.user_eth * 10**18)
     for user in users:
         d.rpc.call("anvil_setBalance", user, hex(user_eth_wei + per_user["WETH"]))
-        items.append(
-            (user, _call(weth, abi.WETH_DEPOSIT.encode(), "user WETH", value_wei=per_user["WETH"]))
-        )
+        deposit = abi.WETH_DEPOSIT.encode()
+        items.append((user, _call(weth, deposit, "user WETH", value_wei=per_user["WETH"])))
         for token in d.tokens.values():
-            for spender in spenders:
-                items.append(
-                    (
-                        user,
-                        _call(
-                            token.address,
-                            abi.ERC20_APPROVE.encode(spender, MAX_UINT256),
-                            f"user approve {token.symbol}",
-                            gas_units=80_000,
-                        ),
-                    )
-                )
+            items += _approvals(user, token, spenders)
     for user in users:
         d.rpc.call("anvil_impersonateAccount", user)
     try:
