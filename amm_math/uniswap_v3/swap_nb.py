@@ -150,6 +150,32 @@ def first_tick_index(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=False)
+def _step_target(
+    has_tick: bool,
+    index: int,
+    sqrt_price_at_tick: np.ndarray,
+    liquidity: float,
+    zero_for_one: bool,
+) -> tuple[float, float]:
+    """Return (sqrt price the next step aims at, liquidity for the step)."""
+    if has_tick:
+        return sqrt_price_at_tick[index], liquidity
+    # past the last initialized tick no position is active: the liquidity is exactly 0,
+    # whatever residue the float sum of liquidity_net left
+    return (MIN_SQRT_PRICE if zero_for_one else MAX_SQRT_PRICE), 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def _cross_tick(
+    liquidity: float, liquidity_net: np.ndarray, index: int, zero_for_one: bool
+) -> tuple[float, int]:
+    """Cross the tick at `index`: apply its net (negated going down); return (liquidity, next)."""
+    if zero_for_one:
+        return liquidity - liquidity_net[index], index - 1
+    return liquidity + liquidity_net[index], index + 1
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def swap_exact_in_f(
     sqrt_price: float,
     liquidity: float,
@@ -174,13 +200,9 @@ def swap_exact_in_f(
     ticks_crossed = 0
     while remaining >= DUST:
         has_tick = start <= index < end
-        if has_tick:
-            sqrt_price_target = sqrt_price_at_tick[index]
-        else:
-            # past the last initialized tick no position is active: the liquidity is exactly 0,
-            # whatever residue the float sum of liquidity_net left
-            liquidity = 0.0
-            sqrt_price_target = MIN_SQRT_PRICE if zero_for_one else MAX_SQRT_PRICE
+        sqrt_price_target, liquidity = _step_target(
+            has_tick, index, sqrt_price_at_tick, liquidity, zero_for_one
+        )
         if liquidity > 0.0:
             need_less_fee, step_out = _amounts_to_target(
                 sqrt_price, sqrt_price_target, liquidity, zero_for_one
@@ -197,12 +219,7 @@ def swap_exact_in_f(
         sqrt_price = sqrt_price_target
         if not has_tick:
             break
-        if zero_for_one:
-            liquidity -= liquidity_net[index]
-            index -= 1
-        else:
-            liquidity += liquidity_net[index]
-            index += 1
+        liquidity, index = _cross_tick(liquidity, liquidity_net, index, zero_for_one)
         ticks_crossed += 1
     return amount_out, sqrt_price, liquidity, ticks_crossed
 
@@ -233,13 +250,9 @@ def swap_exact_out_f(
     ticks_crossed = 0
     while remaining >= DUST:
         has_tick = start <= index < end
-        if has_tick:
-            sqrt_price_target = sqrt_price_at_tick[index]
-        else:
-            # past the last initialized tick no position is active: the liquidity is exactly 0,
-            # whatever residue the float sum of liquidity_net left
-            liquidity = 0.0
-            sqrt_price_target = MIN_SQRT_PRICE if zero_for_one else MAX_SQRT_PRICE
+        sqrt_price_target, liquidity = _step_target(
+            has_tick, index, sqrt_price_at_tick, liquidity, zero_for_one
+        )
         if liquidity > 0.0:
             need_less_fee, step_out = _amounts_to_target(
                 sqrt_price, sqrt_price_target, liquidity, zero_for_one
@@ -257,11 +270,6 @@ def swap_exact_out_f(
             if remaining >= DUST:
                 return np.inf, sqrt_price, liquidity, ticks_crossed
             break
-        if zero_for_one:
-            liquidity -= liquidity_net[index]
-            index -= 1
-        else:
-            liquidity += liquidity_net[index]
-            index += 1
+        liquidity, index = _cross_tick(liquidity, liquidity_net, index, zero_for_one)
         ticks_crossed += 1
     return amount_in, sqrt_price, liquidity, ticks_crossed
