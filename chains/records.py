@@ -37,6 +37,8 @@ import hashlib
 import numpy as np
 
 __all__ = [
+    "FLAG_ALLOW_REVERT",
+    "FLAG_AMOUNT_UNKNOWN",
     "FLAG_EXACT_OUTPUT",
     "FLAG_FEE_ON_TRANSFER",
     "FLAG_NATIVE_IN",
@@ -82,6 +84,8 @@ FLAG_EXACT_OUTPUT = 1 << 0
 FLAG_FEE_ON_TRANSFER = 1 << 1
 FLAG_NATIVE_IN = 1 << 2
 FLAG_NATIVE_OUT = 1 << 3
+FLAG_AMOUNT_UNKNOWN = 1 << 4  # a router-balance sentinel: the amount is decided on chain
+FLAG_ALLOW_REVERT = 1 << 5  # a UniversalRouter command that may fail without reverting the tx
 
 RECORD_DTYPE = np.dtype(
     [
