@@ -27,6 +27,8 @@ __all__ = [
     "RpcResponseError",
     "RpcTimeout",
     "RpcTransportError",
+    "batch_results",
+    "result_of",
 ]
 
 
@@ -87,10 +89,7 @@ class HttpRpc:
         body = orjson.dumps(
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
         )
-        reply = self._post(body)
-        if not isinstance(reply, dict):
-            raise RpcTransportError(f"{method}: reply is not a JSON object")
-        return _result_of(method, reply)
+        return result_of(method, self._post(body))
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Send calls as one JSON-RPC batch; return results in call order, raise on any error."""
@@ -106,19 +105,7 @@ class HttpRpc:
                 for rid, (m, p) in zip(ids, calls, strict=True)
             ]
         )
-        reply = self._post(body)
-        if not isinstance(reply, list):
-            if isinstance(reply, dict) and "error" in reply:
-                _result_of("batch", reply)
-            raise RpcTransportError("batch: reply is not a JSON array")
-        by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
-        out = []
-        for rid, (method, _) in zip(ids, calls, strict=True):
-            item = by_id.get(rid)
-            if item is None:
-                raise RpcTransportError(f"batch: no answer for id {rid} ({method})")
-            out.append(_result_of(method, item))
-        return out
+        return batch_results(ids, calls, self._post(body))
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -160,14 +147,34 @@ class HttpRpc:
         raise AssertionError("unreachable")
 
 
-def _result_of(method: str, item: dict[str, Any]) -> Any:
-    error = item.get("error")
+def result_of(method: str, reply: Any) -> Any:
+    """Return a JSON-RPC reply's result; raise RpcResponseError for an error object."""
+    if not isinstance(reply, dict):
+        raise RpcTransportError(f"{method}: reply is not a JSON object")
+    error = reply.get("error")
     if error is not None:
         if not isinstance(error, dict):
             raise RpcResponseError(method, -1, str(error))
         raise RpcResponseError(
             method, int(error.get("code", -1)), str(error.get("message", "")), error.get("data")
         )
-    if "result" not in item:
+    if "result" not in reply:
         raise RpcTransportError(f"{method}: reply has neither result nor error")
-    return item["result"]
+    return reply["result"]
+
+
+def batch_results(
+    ids: Sequence[int], calls: Sequence[tuple[str, Sequence[Any]]], reply: Any
+) -> list[Any]:
+    """Return a batch reply's results in call order; raise on any error or missing answer."""
+    if not isinstance(reply, list):
+        result_of("batch", reply)
+        raise RpcTransportError("batch: reply is not a JSON array")
+    by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
+    out = []
+    for rid, (method, _) in zip(ids, calls, strict=True):
+        item = by_id.get(rid)
+        if item is None:
+            raise RpcTransportError(f"batch: no answer for id {rid} ({method})")
+        out.append(result_of(method, item))
+    return out
