@@ -147,3 +147,67 @@ def test_spoofed_pool_events_are_ignored_and_counted(world: WorldNode) -> None:
     assert len(result.records) == 0
     assert result.counts_by_reason() == {"unknown_address": 1}
     assert diff_against_chain(h.table, world.rpc, receipt["blockHash"]) == []
+
+
+def test_a_lapped_reader_resyncs_from_a_snapshot(world: WorldNode) -> None:
+    """Feed -> shared-memory ring -> a reader that stalls, is lapped, resyncs, ends exact."""
+    from bot.ring import Lapped, Ring
+
+    world.node.set_automine(False)
+    h = Harness(world)
+    ring = Ring.create(128)
+    writer = ring.writer()
+    reader = ring.reader(start="oldest")
+    h.feed.sink = writer.publish
+    floor = {"number": h.table.head[0]}
+    laps = []
+    pools = [(p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing) for p in h.registry.pools]
+
+    def resync() -> None:
+        with world.node.rpc() as rpc:
+            h.registry_pools = [
+                (p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing) for p in h.registry.pools
+            ]
+            snapshot = snapshot_pools(rpc, h.registry_pools)
+        h.table.load_snapshot(snapshot)
+        floor["number"] = snapshot.block_number
+
+    async def consume(stop: asyncio.Event, stalled: asyncio.Event) -> None:
+        while not stop.is_set():
+            if stalled.is_set():
+                await asyncio.sleep(0.005)
+                continue
+            got = reader.read_batch(64)
+            if isinstance(got, Lapped):
+                laps.append(got.lost)
+                await asyncio.to_thread(resync)
+                continue
+            if len(got) == 0:
+                await asyncio.sleep(0.001)
+                continue
+            batch = got.copy()
+            if not reader.confirm():
+                continue  # overwritten while copied: the next read reports the lap
+            h.table.apply(batch[batch["block_number"] > floor["number"]])
+
+    async def scenario() -> None:
+        stop, stalled = asyncio.Event(), asyncio.Event()
+        consumer = asyncio.create_task(consume(stop, stalled))
+        h.start()
+        await h.blocks(10)
+        await h.parity()
+        stalled.set()  # the engine stalls while the feed keeps writing
+        await h.blocks(40)
+        stalled.clear()
+        await h.blocks(5)
+        await h.parity()
+        await h.halt()
+        stop.set()
+        await consumer
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        ring.close()
+        ring.unlink()
+    assert laps and laps[0] > 0
