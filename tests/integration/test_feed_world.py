@@ -160,15 +160,15 @@ def test_a_lapped_reader_resyncs_from_a_snapshot(world: WorldNode) -> None:
     reader = ring.reader(start="oldest")
     h.feed.sink = writer.publish
     floor = {"number": h.table.head[0]}
-    laps = []
-    pools = [(p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing) for p in h.registry.pools]
+    laps: list[int] = []
 
     def resync() -> None:
+        """Answer a lap: reload every registry pool (new ones too) at the chain's head."""
+        pools = [
+            (p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing) for p in h.registry.pools
+        ]
         with world.node.rpc() as rpc:
-            h.registry_pools = [
-                (p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing) for p in h.registry.pools
-            ]
-            snapshot = snapshot_pools(rpc, h.registry_pools)
+            snapshot = snapshot_pools(rpc, pools)
         h.table.load_snapshot(snapshot)
         floor["number"] = snapshot.block_number
 
