@@ -29,6 +29,7 @@ __all__ = [
     "LiveAck",
     "PathsConfig",
     "Profile",
+    "RegistryConfig",
     "RelaysConfig",
     "RiskConfig",
     "StrategyConfig",
@@ -98,6 +99,16 @@ class PathsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryConfig:
+    """Pool discovery: where to start and what a pool must hold to be tracked (raw units)."""
+
+    start_block: int = 0
+    min_v2_reserve: int = 1
+    min_v3_liquidity: int = 1
+    min_reserve_by_token: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiveAck:
     """The operator's acknowledgment for live mode, bound to chain, executor and signer."""
 
@@ -120,6 +131,7 @@ class Profile:
     relays: RelaysConfig
     paths: PathsConfig
     live: LiveAck | None
+    registry: RegistryConfig = RegistryConfig()
 
 
 def load_profile(path: Path) -> Profile:
@@ -143,6 +155,8 @@ def load_profile(path: Path) -> Profile:
     paths = PathsConfig(data_dir=_read_path(root.table("paths"), "data_dir", base_dir))
     live_table = root.opt_table("live")
     live = None if live_table is None else _read_live(live_table)
+    registry_table = root.opt_table("registry")
+    registry = RegistryConfig() if registry_table is None else _read_registry(registry_table)
     root.finish()
     return Profile(
         path=path,
@@ -154,6 +168,21 @@ def load_profile(path: Path) -> Profile:
         relays=relays,
         paths=paths,
         live=live,
+        registry=registry,
+    )
+
+
+def _read_registry(table: TomlTable) -> RegistryConfig:
+    minimums = []
+    for entry in table.opt_tables("min_reserve_by_token"):
+        minimums.append(
+            (entry.req_address("token"), entry.req_bigint("amount", min=0, max=_UINT256_MAX))
+        )
+    return RegistryConfig(
+        start_block=table.opt_int("start_block", 0, min=0) or 0,
+        min_v2_reserve=table.opt_bigint("min_v2_reserve", 1, min=0, max=_UINT256_MAX) or 0,
+        min_v3_liquidity=table.opt_bigint("min_v3_liquidity", 1, min=0, max=_UINT256_MAX) or 0,
+        min_reserve_by_token=tuple(minimums),
     )
 
 

@@ -17,6 +17,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import to_checksum_address
 
 from chains import abi
+from chains.config_profile import RegistryConfig
 from chains.records import Kind
 from chains.registry import PoolInfo, Registry
 from chains.rpc import RpcResponseError, RpcTimeout
@@ -55,6 +56,15 @@ class LiquidityFilter:
     min_v2_reserve: int = 1
     min_reserve_by_token: tuple[tuple[str, int], ...] = ()
     min_v3_liquidity: int = 1
+
+    @classmethod
+    def from_config(cls, config: RegistryConfig) -> LiquidityFilter:
+        """Return the filter a profile's [registry] section asks for."""
+        return cls(
+            min_v2_reserve=config.min_v2_reserve,
+            min_reserve_by_token=config.min_reserve_by_token,
+            min_v3_liquidity=config.min_v3_liquidity,
+        )
 
     def passes_v2(self, pool: PoolInfo, reserve0: int, reserve1: int) -> bool:
         """Return whether a pair with these reserves is worth tracking."""

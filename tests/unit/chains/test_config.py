@@ -549,3 +549,26 @@ def test_injected_unknown_key_is_named(
         load_profile(path)
     assert info.value.key == dotted
     assert f"p.toml: {dotted}: " in str(info.value)
+
+
+def test_registry_section_feeds_the_liquidity_filter() -> None:
+    from chains.config import RegistryConfig, load_profile
+    from chains.registry_discovery import LiquidityFilter
+
+    profile = load_profile(REPO_CONFIGS / "local.toml")
+    assert profile.registry == RegistryConfig(start_block=0, min_v2_reserve=1000)
+    flt = LiquidityFilter.from_config(profile.registry)
+    assert flt.min_v2_reserve == 1000 and flt.min_v3_liquidity == 1
+
+
+def test_registry_section_rejects_bad_values(tmp_path: Path) -> None:
+    text = (REPO_CONFIGS / "local.toml").read_text()
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO_CONFIGS, configs)
+    bad = configs / "bad.toml"
+    bad.write_text(text.replace("min_v2_reserve = 1_000", "min_v2_reserve = -1"))
+    with pytest.raises(ConfigError, match="min_v2_reserve"):
+        load_profile(bad)
+    bad.write_text(text.replace("min_v3_liquidity = 1 ", "min_v3_liquidty = 1 "))
+    with pytest.raises(ConfigError, match="min_v3_liquidty"):
+        load_profile(bad)
