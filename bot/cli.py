@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 import threading
@@ -12,12 +13,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bot.state_verify import verify_state
 from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
-from chains.config import load_chain_config, load_profile
+from chains.config import Profile, load_chain_config, load_profile
+from chains.registry import Registry, registry_from_manifest
+from chains.registry_cache import sync_registry
+from chains.registry_discovery import LiquidityFilter
+from chains.rpc import HttpRpc
 from chains.toml_reader import ConfigError
 from sim.traffic import TrafficConfig, TrafficStats
 from sim.world_cache import WorldCache
-from sim.world_manifest import Manifest
+from sim.world_manifest import Manifest, read_manifest
 
 __all__ = ["main"]
 
@@ -141,6 +147,49 @@ def _cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _profile_registry(profile: Profile, rpc: HttpRpc) -> Registry:
+    """Return the profile's registry: the world manifest's pools, or discovery (cached)."""
+    if profile.world is not None:
+        if not profile.world.manifest.is_file():
+            raise ConfigError(profile.path, "world.manifest", "no manifest: run `arbloop world up`")
+        return registry_from_manifest(profile.chain, read_manifest(profile.world.manifest))
+    return sync_registry(
+        rpc,
+        profile.chain,
+        profile.paths.data_dir / "registry",
+        start_block=profile.registry.start_block,
+        liquidity=LiquidityFilter.from_config(profile.registry),
+    ).registry
+
+
+def _cmd_state_verify(args: argparse.Namespace, console: Console) -> int:
+    profile = load_profile(args.profile)
+    http = args.http or (profile.endpoints.http[0] if profile.endpoints.http else None)
+    ws = args.ws or (profile.endpoints.ws[0] if profile.endpoints.ws else None)
+    if http is None or ws is None:
+        print("arbloop: state verify needs --http and --ws (or [endpoints])", file=sys.stderr)
+        return 2
+    with HttpRpc(http) as rpc:
+        registry = _profile_registry(profile, rpc)
+    report = asyncio.run(
+        verify_state(
+            http_url=http,
+            ws_url=ws,
+            chain_id=profile.chain.chain_id,
+            registry=registry,
+            blocks_back=args.blocks,
+        )
+    )
+    for line in report.differences:
+        print(line)
+    console.print(
+        f"state verify: blocks {report.from_block}..{report.to_block}, {report.pools} pools, "
+        f"{report.records} records followed, {len(report.differences)} differences "
+        f"({report.elapsed_s:.2f} s)"
+    )
+    return 1 if report.differences else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="arbloop", description=__doc__)
@@ -157,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--txs-per-block", type=int, default=8)
     demo.add_argument("--seed", type=int, default=1, help="traffic seed")
     demo.set_defaults(func=_cmd_demo)
+    state = sub.add_parser("state", help="the pool table against the chain")
+    state_sub = state.add_subparsers(dest="state_command", required=True)
+    verify = state_sub.add_parser(
+        "verify", help="follow the chain from a snapshot, compare every pool, print differences"
+    )
+    verify.add_argument("--profile", type=Path, default=Path("configs/local.toml"))
+    verify.add_argument("--http", default=None, help="node HTTP url (default: the profile's)")
+    verify.add_argument("--ws", default=None, help="node websocket url (default: the profile's)")
+    verify.add_argument("--blocks", type=int, default=64, help="blocks to follow (default 64)")
+    verify.set_defaults(func=_cmd_state_verify)
     check = sub.add_parser("check-config", help="load a profile or chain config and report")
     check.add_argument("path", type=Path)
     check.set_defaults(func=_cmd_check_config)
