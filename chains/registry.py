@@ -131,6 +131,17 @@ class Registry:
         """Return the venue whose factory is at this address, or None."""
         return self._factories.get(_key(factory))
 
+    def pool_id_of(
+        self, venue: str, token_a: str, token_b: str, fee_pips: int | None
+    ) -> int | None:
+        """Return the id of a venue's pool of two tokens (and fee), or None if not registered."""
+        try:
+            address = self.prove(venue, token_a, token_b, fee_pips)
+        except (KeyError, ValueError):
+            return None
+        info = self.by_address(address)
+        return None if info is None else info.pool_id
+
     def tracked_ids(self) -> tuple[int, ...]:
         """Return the ids of pools that passed the liquidity filter."""
         return tuple(p.pool_id for p in self._pools if p.tracked)

@@ -211,3 +211,58 @@ def test_a_lapped_reader_resyncs_from_a_snapshot(world: WorldNode) -> None:
         ring.close()
         ring.unlink()
     assert laps and laps[0] > 0
+
+
+def test_pending_swaps_reach_the_pending_sink_with_their_raw_bytes(world: WorldNode) -> None:
+    """newPendingTransactions -> raw bytes -> decoded PENDING_SWAP records + the byte ring."""
+    from bot.byte_ring import ByteRing
+    from chains.mempool import MempoolDecoder
+    from chains.records import Kind
+    from sim.world_routers import router_table
+    from tests.integration.test_mempool_world import SWAP_ACTIONS
+
+    world.node.set_automine(False)
+    h = Harness(world)
+    raw_ring = ByteRing.create(1 << 20)
+    pending: list = []
+    decoder = MempoolDecoder(router_table(world.manifest), h.registry.pool_id_of)
+    config = FeedConfig(ws_url=world.node.ws_url, chain_id=world.manifest.chain_id, pending=True)
+    h.feed = Feed(
+        config,
+        h.registry,
+        h.feed.tracker,
+        h.table.apply,
+        mempool=decoder,
+        pending_sink=pending.append,
+        store_raw=raw_ring.write,
+    )
+    traffic = Traffic(world.rpc, world.manifest, TrafficConfig(seed=31, txs_per_block=12))
+
+    async def scenario() -> list:
+        h.start()
+        await h.caught_up()
+        await asyncio.sleep(0.2)  # subscriptions are live
+        traffic.refresh()
+        txs = traffic.build_block()
+        await asyncio.to_thread(traffic.send, txs)
+        swaps = [tx for tx in txs if tx.action in SWAP_ACTIONS]
+        deadline = time.monotonic() + 10
+        while sum(len(b) for b in pending) < len(swaps):
+            assert time.monotonic() < deadline, (len(swaps), h.feed.counts, decoder.counts)
+            await asyncio.sleep(0.01)
+        await h.halt()
+        return swaps
+
+    try:
+        swaps = asyncio.run(scenario())
+        records = [r for batch in pending for r in batch]
+        assert {r["kind"] for r in records} == {Kind.PENDING_SWAP}
+        by_hash = {"0x" + r["tx_hash"].tobytes().hex(): r for r in records}
+        for tx in swaps:
+            record = by_hash[tx.tx_hash]
+            raw = raw_ring.read(int(record["raw_offset"]), int(record["raw_len"]))
+            assert raw == tx.raw
+        assert len(swaps) >= 5
+    finally:
+        raw_ring.close()
+        raw_ring.unlink()

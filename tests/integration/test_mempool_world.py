@@ -15,14 +15,14 @@ from chains import abi_routers as r
 from chains.mempool import (
     MempoolDecoder,
     PendingSwap,
-    RouterInfo,
     to_records,
     write_tx_records,
 )
 from chains.mempool_tx import raw_from_json
 from chains.records import Kind, empty_records, get_value
 from sim.traffic import SentTx, Traffic, TrafficConfig
-from sim.world_manifest import Manifest, PoolEntry
+from sim.world_manifest import PoolEntry
+from sim.world_routers import router_table
 from tests.integration.conftest import WorldNode
 
 pytestmark = pytest.mark.integration
@@ -44,21 +44,6 @@ MULTICALL_SELECTORS = {
     "0x" + r.SR_MULTICALL.selector.hex(),
     "0x" + r.SR02_MULTICALL_DEADLINE.selector.hex(),
 }
-
-
-def router_table(manifest: Manifest) -> dict[str, RouterInfo]:
-    """Map the world's routers to their kinds and the venues they trade."""
-    v2_venues = [name for name, v in manifest.venues.items() if v["kind"] == "v2"]
-    v3_venue = next(name for name, v in manifest.venues.items() if v["kind"] == "v3")
-    table = {}
-    for router in manifest.routers:
-        kind = router["kind"]
-        if kind == "v2_router02":
-            v2_venue = router["name"].removesuffix("_router02")
-        else:  # SwapRouter02 and UniversalRouter are bound to the first V2 factory
-            v2_venue = v2_venues[0]
-        table[router["address"]] = RouterInfo(kind=kind, v2_venue=v2_venue, v3_venue=v3_venue)
-    return table
 
 
 class PoolIds:
