@@ -30,8 +30,9 @@ from bot.ring import (
     W_VERSION,
     W_WRITER_PID,
     RingAttachError,
-    Segment,
+    header_words,
 )
+from bot.shm import Segment
 
 __all__ = ["BYTE_RING_MAGIC", "ByteRing"]
 
@@ -70,7 +71,7 @@ class ByteRing:
         """Map an existing byte ring by name, checking its magic, version and capacity."""
         segment = Segment.attach(name)
         try:
-            words = segment.header_words()
+            words = header_words(segment)
             magic, version, capacity = words[W_MAGIC], words[W_VERSION], words[W_CAPACITY]
             if magic != BYTE_RING_MAGIC or version != BYTE_RING_VERSION:
                 raise RingAttachError(f"segment {name!r} is not a byte ring")

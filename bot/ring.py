@@ -49,19 +49,13 @@ map the segment without the tracker, as Python 3.13's `SharedMemory(track=False)
 
 from __future__ import annotations
 
-import _posixshmem
-import contextlib
-import mmap
 import os
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
 from typing import Literal
 
 import numpy as np
 
+from bot.shm import Segment, WaitStrategy, wait_until
 from chains.records import RECORD_DTYPE, dtype_fingerprint
 
 __all__ = [
@@ -74,8 +68,7 @@ __all__ = [
     "RingReader",
     "RingWriter",
     "Segment",
-    "WaitStrategy",
-    "wait_until",
+    "header_words",
 ]
 
 HEADER_SIZE = 128
@@ -93,11 +86,9 @@ W_CLOSED = 6
 W_PUBLISH = 8  # the cursor: records [0, publish_seq) are complete
 W_CLAIM = 9  # records [publish_seq, claim_seq) are being written
 
-WaitStrategy = Literal["spin", "yield", "sleep"]
 # where a reader starts, and where it resumes after a lap: the head (only new records) or the
 # oldest record still intact (older records, but likely lapped again by a fast writer)
 Position = Literal["head", "oldest"]
-_SLEEP_S = 50e-6
 # The writer copies at most this many bytes per memcpy: glibc switches to non-temporal stores,
 # which x86 may reorder with the earlier claim store, only for copies far larger than this
 # (3/4 of the shared cache per thread by default).
@@ -116,71 +107,11 @@ class Lapped:
     resume_seq: int
 
 
-class Segment:
-    """A named POSIX shared-memory segment mapped into this process."""
-
-    def __init__(self, name: str, mapping: mmap.mmap, *, owner: bool) -> None:
-        self.name = name
-        self.owner = owner
-        self.mapping: mmap.mmap | None = mapping
-        self.size_bytes = len(mapping)
-        self._unlinked = False
-
-    @classmethod
-    def create(cls, size_bytes: int, name: str | None = None) -> Segment:
-        """Create and map a zeroed segment of size_bytes; register it for crash cleanup."""
-        if size_bytes <= 0:
-            raise ValueError(f"size must be positive, got {size_bytes}")
-        name = name if name is not None else f"arb_{secrets.token_hex(8)}"
-        fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
-        try:
-            os.ftruncate(fd, size_bytes)
-            mapping = mmap.mmap(fd, size_bytes)
-        except OSError:
-            _posixshmem.shm_unlink("/" + name)
-            raise
-        finally:
-            os.close(fd)
-        # the creator's tracker unlinks the name if this process dies without unlinking it
-        resource_tracker.register("/" + name, "shared_memory")
-        return cls(name, mapping, owner=True)
-
-    @classmethod
-    def attach(cls, name: str) -> Segment:
-        """Map an existing segment by name without registering it with the resource tracker."""
-        fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
-        try:
-            size_bytes = os.fstat(fd).st_size
-            mapping = mmap.mmap(fd, size_bytes)
-        finally:
-            os.close(fd)
-        return cls(name, mapping, owner=False)
-
-    def header_words(self) -> tuple[int, ...]:
-        """Return a snapshot of the header's uint64 words (for checks on attach)."""
-        if self.mapping is None or self.size_bytes < HEADER_SIZE:
-            raise RingAttachError(f"segment {self.name!r} is too small for a ring header")
-        return tuple(np.frombuffer(self.mapping, np.uint64, HEADER_SIZE // 8).tolist())
-
-    def close(self) -> None:
-        """Drop this mapping; it is unmapped now, or when the last numpy view into it dies."""
-        mapping, self.mapping = self.mapping, None
-        if mapping is not None:
-            # live views keep the mapping alive; it is unmapped with the last of them
-            with contextlib.suppress(BufferError):
-                mapping.close()
-
-    def unlink(self) -> None:
-        """Remove the name (creator only); mapped views stay valid until closed."""
-        if not self.owner:
-            raise PermissionError(f"only the creator unlinks segment {self.name!r}")
-        if self._unlinked:
-            return
-        self._unlinked = True
-        try:
-            _posixshmem.shm_unlink("/" + self.name)
-        finally:
-            resource_tracker.unregister("/" + self.name, "shared_memory")
+def header_words(segment: Segment) -> tuple[int, ...]:
+    """Return a snapshot of a segment's ring-header uint64 words (for checks on attach)."""
+    if segment.mapping is None or segment.size_bytes < HEADER_SIZE:
+        raise RingAttachError(f"segment {segment.name!r} is too small for a ring header")
+    return tuple(np.frombuffer(segment.mapping, np.uint64, HEADER_SIZE // 8).tolist())
 
 
 def _fingerprint(dtype: np.dtype) -> int:
@@ -192,29 +123,6 @@ def _fingerprint(dtype: np.dtype) -> int:
 def _check_capacity(capacity: int) -> None:
     if capacity < 1 or capacity & (capacity - 1):
         raise ValueError(f"capacity must be a power of two, got {capacity}")
-
-
-def wait_until(
-    ready: Callable[[], bool], timeout_s: float | None, strategy: WaitStrategy = "spin"
-) -> bool:
-    """Poll ready() until True (return True) or timeout_s seconds pass (return False)."""
-    if strategy not in ("spin", "yield", "sleep"):
-        raise ValueError(f"unknown wait strategy {strategy!r}")
-    if ready():
-        return True
-    clock = time.monotonic_ns
-    deadline_ns = None if timeout_s is None else clock() + int(timeout_s * 1e9)
-    sched_yield = os.sched_yield
-    sleep = time.sleep
-    while True:
-        if ready():
-            return True
-        if deadline_ns is not None and clock() >= deadline_ns:
-            return False
-        if strategy == "yield":
-            sched_yield()
-        elif strategy == "sleep":
-            sleep(_SLEEP_S)
 
 
 class Ring:
@@ -255,7 +163,7 @@ class Ring:
         dtype = np.dtype(dtype)
         segment = Segment.attach(name)
         try:
-            words = segment.header_words()
+            words = header_words(segment)
             magic, version, capacity = words[W_MAGIC], words[W_VERSION], words[W_CAPACITY]
             record_size, fingerprint = words[W_RECORD_SIZE], words[W_FINGERPRINT]
             if magic != RING_MAGIC or version != RING_VERSION:

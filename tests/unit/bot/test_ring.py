@@ -356,7 +356,7 @@ def test_attach_checks_the_layout() -> None:
 
 
 def test_attach_rejects_a_segment_that_is_not_a_ring() -> None:
-    from bot.ring import Segment
+    from bot.shm import Segment
 
     segment = Segment.create(4096)
     try:
