@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bot import executor_cmd
 from bot.state_verify import verify_state
 from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
 from chains.config import Profile, load_chain_config, load_profile
@@ -190,6 +191,97 @@ def _cmd_state_verify(args: argparse.Namespace, console: Console) -> int:
     return 1 if report.differences else 0
 
 
+def _warn_gas(args: argparse.Namespace, rpc: HttpRpc, console: Console) -> None:
+    """Warn when the EOA that sends executions has less ETH for gas than the floor."""
+    eoa = args.bot or getattr(args, "sender", None)
+    if eoa is None:
+        return
+    gas = executor_cmd.gas_balance(rpc, eoa, executor_cmd.eth_to_wei(args.min_gas_balance_eth))
+    if gas.low:
+        console.print(
+            f"[yellow]warning: executor EOA {gas.address} holds {gas.balance_wei / 1e18:.6f} ETH "
+            f"for gas, below the floor of {args.min_gas_balance_eth} ETH[/yellow]"
+        )
+
+
+def _cmd_executor(args: argparse.Namespace, console: Console) -> int:
+    with HttpRpc(args.rpc) as rpc:
+        cmd = args.executor_command
+        if cmd == "deploy":
+            address = executor_cmd.deploy(rpc, args.sender, args.weth, tuple(args.allow))
+            console.print(f"ArbExecutor deployed and verified at {address}")
+        elif cmd == "verify":
+            ok = executor_cmd.verify(rpc, args.executor)
+            console.print(
+                f"{args.executor}: code {'matches' if ok else 'DIFFERS from'} contracts/out"
+            )
+            if not ok:
+                return 1
+        elif cmd == "fund":
+            executor_cmd.fund(rpc, args.sender, args.executor, executor_cmd.eth_to_wei(args.eth))
+            console.print(f"moved {args.eth} ETH as WETH into {args.executor}")
+        else:
+            amount = executor_cmd.eth_to_wei(args.amount)
+            to = args.to or args.sender
+            tx = executor_cmd.withdraw(rpc, args.sender, args.executor, args.token, to, amount)
+            console.print(f"withdrew {args.amount} of {args.token} to {to}: {tx}")
+        _warn_gas(args, rpc, console)
+    return 0
+
+
+def _cmd_executor_calibrate(args: argparse.Namespace, console: Console) -> int:
+    spec = args.spec or default_spec()
+    out = args.out or Path("configs") / "gas" / f"{args.chain}.toml"
+    model = executor_cmd.calibrate(
+        spec, _cache(args, spec), out, chain=args.chain, executions=args.executions, seed=args.seed
+    )
+    console.print(f"wrote {out}: {model}")
+    return 0
+
+
+def _executor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `executor deploy|verify|fund|withdraw|calibrate`."""
+    ex = sub.add_parser(
+        "executor",
+        help="the ArbExecutor contract",
+        description="Senders are accounts the node unlocks (anvil dev accounts on the local "
+        "world); live keys come from the keystore in a later part, never from flags or config.",
+    )
+    ex_sub = ex.add_subparsers(dest="executor_command", required=True)
+    helps = {
+        "deploy": "deploy ArbExecutor and prove its code equals contracts/out",
+        "verify": "prove the code at --executor equals contracts/out's deployed bytecode",
+        "fund": "wrap ETH and move the WETH into the executor",
+        "withdraw": "move tokens or ETH out of the executor (owner only)",
+    }
+    for name, text in helps.items():
+        p = ex_sub.add_parser(name, help=text)
+        p.add_argument("--rpc", required=True, help="node HTTP url")
+        if name != "verify":
+            p.add_argument("--from", dest="sender", required=True, help="an unlocked account")
+        if name != "deploy":
+            p.add_argument("--executor", required=True, help="ArbExecutor address")
+        p.add_argument("--bot", default=None, help="EOA that sends executions (default --from)")
+        p.add_argument("--min-gas-balance-eth", default="0.05", help="warn below this (ETH)")
+        p.set_defaults(func=_cmd_executor)
+    ex_sub.choices["deploy"].add_argument("--weth", required=True, help="WETH address")
+    ex_sub.choices["deploy"].add_argument(
+        "--allow", action="append", default=[], help="account allowed to execute (repeatable)"
+    )
+    ex_sub.choices["fund"].add_argument("--eth", required=True, help="amount in ETH")
+    withdraw = ex_sub.choices["withdraw"]
+    withdraw.add_argument("--token", default=executor_cmd.ETH, help="token (default: ETH)")
+    withdraw.add_argument("--to", default=None, help="recipient (default --from)")
+    withdraw.add_argument("--amount", required=True, help="amount in whole units (18 decimals)")
+    cal = ex_sub.add_parser("calibrate", help="fit the per-hop gas model on the local world")
+    _world_args(cal)
+    cal.add_argument("--chain", default="local", help="writes configs/gas/<chain>.toml")
+    cal.add_argument("--out", type=Path, default=None, help="output TOML path")
+    cal.add_argument("--executions", type=int, default=120, help="measured executions")
+    cal.add_argument("--seed", type=int, default=7, help="traffic seed")
+    cal.set_defaults(func=_cmd_executor_calibrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="arbloop", description=__doc__)
@@ -219,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="load a profile or chain config and report")
     check.add_argument("path", type=Path)
     check.set_defaults(func=_cmd_check_config)
+    _executor_parser(sub)
     return parser
 
 
