@@ -26,9 +26,9 @@ from chains.arb_executor import (
     set_executor,
 )
 from chains.snapshot import snapshot_pools
-from sim.gas_calibration import find_cycles, legs_by_token, quote_cycle
 from sim.txs import UnlockedSender, wait_receipt
 from sim.world_cache import start_world_node
+from sim.world_cycles import find_cycles, legs_by_token, quote_cycle
 
 _DEADLINE = 2**40
 _ABI_TYPES = [
@@ -167,9 +167,9 @@ def _one_cycle(
     snap = snapshot_pools(rpc, refs)
     amount = 10**16
     q = quote_cycle(snap, cycle, amount)
-    if q is None or q[0][-1] <= amount:
+    if q is None or q.profit <= 0:
         return None
-    outs = q[0]
+    outs = q.outs
     tokens = [weth] + [leg.token_out for leg in cycle]
     if not cycle[0].is_v3:
         data = abi_routers.R02_SWAP_EXACT_TOKENS_FOR_TOKENS.encode(

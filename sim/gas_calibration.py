@@ -28,8 +28,6 @@ import eth_abi
 import numpy as np
 from eth_utils import keccak
 
-from amm_math.uniswap_v2 import get_amount_out
-from amm_math.uniswap_v3.pool import swap
 from chains import abi_routers
 from chains.arb_executor import (
     Hop,
@@ -43,9 +41,9 @@ from chains.gas_model import GasModel
 from chains.snapshot import PoolSnapshot, snapshot_pools
 from sim.traffic import Traffic, TrafficConfig
 from sim.txs import UnlockedSender, wait_receipt
+from sim.world_cycles import Leg, find_cycles, legs_by_token, quote_cycle
 
 __all__ = [
-    "Leg",
     "Measurement",
     "fit_gas_model",
     "prediction_errors_pct",
@@ -58,18 +56,6 @@ _EXECUTE_GAS = 1_500_000
 _WARMUP = 4
 _DISLOCATE_EVERY = 3
 _DEADLINE = 2**40
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    """A directed use of one pool: id, address, kind, direction, V2 fee and output token."""
-
-    pool_id: int
-    address: str
-    is_v3: bool
-    zero_for_one: bool
-    fee_pips: int
-    token_out: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,67 +71,6 @@ class Measurement:
     gas_used: int
 
 
-def legs_by_token(manifest: Any) -> dict[str, list[Leg]]:
-    """Return every directed pool use of the world, keyed by input token (lowercase)."""
-    by_token: dict[str, list[Leg]] = {}
-    for pool_id, pool in enumerate(manifest.pools):
-        t0, t1 = pool.token0.lower(), pool.token1.lower()
-        for zfo, tin, tout in ((True, t0, t1), (False, t1, t0)):
-            leg = Leg(pool_id, pool.address, pool.kind == "v3", zfo, pool.fee_pips, tout)
-            by_token.setdefault(tin, []).append(leg)
-    return by_token
-
-
-def find_cycles(by_token: dict[str, list[Leg]], base: str) -> list[tuple[Leg, ...]]:
-    """Enumerate 2- and 3-hop cycles from `base` back to it, each pool used once."""
-    found: list[tuple[Leg, ...]] = []
-    for a in by_token.get(base, []):
-        for b in by_token.get(a.token_out, []):
-            if b.pool_id == a.pool_id:
-                continue
-            if b.token_out == base:
-                found.append((a, b))
-                continue
-            for c in by_token.get(b.token_out, []):
-                if c.token_out == base and c.pool_id not in (a.pool_id, b.pool_id):
-                    found.append((a, b, c))
-    return found
-
-
-def quote_cycle(
-    snap: PoolSnapshot, cycle: tuple[Leg, ...], amount_in: int
-) -> tuple[tuple[int, ...], int, int] | None:
-    """Return exact outputs, initialized ticks crossed, bitmap word steps; None if unfillable."""
-    outs: list[int] = []
-    crossed = 0
-    words = 0
-    amount = amount_in
-    for leg in cycle:
-        if leg.is_v3:
-            state = snap.v3_states.get(leg.pool_id)
-            if state is None or state.liquidity == 0:
-                return None
-            result = swap(state, leg.zero_for_one, amount)
-            paid, got = (
-                (result.amount0, -result.amount1)
-                if leg.zero_for_one
-                else (result.amount1, -result.amount0)
-            )
-            if paid != amount or got <= 0:
-                return None  # the price limit stopped the swap early
-            crossed += result.ticks_crossed
-            words += max(0, result.steps - 1 - result.ticks_crossed)
-        else:
-            r0, r1 = snap.reserves[leg.pool_id]
-            r_in, r_out = (r0, r1) if leg.zero_for_one else (r1, r0)
-            got = get_amount_out(amount, r_in, r_out, leg.fee_pips)
-            if got <= 0:
-                return None
-        outs.append(got)
-        amount = got
-    return tuple(outs), crossed, words
-
-
 def _profitable_sizes(
     snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int
 ) -> list[tuple[int, tuple[int, ...], int, int]]:
@@ -155,11 +80,11 @@ def _profitable_sizes(
         if amount > cap_wei:
             break
         q = quote_cycle(snap, cycle, amount)
-        if q is None or q[0][-1] <= amount:
+        if q is None or q.profit <= 0:
             if sizes or (q is not None and amount == _AMOUNTS[0]):
                 break
             continue
-        sizes.append((amount, *q))
+        sizes.append((amount, q.outs, q.ticks_crossed, q.word_steps))
     return sizes
 
 

@@ -27,7 +27,8 @@ from chains.snapshot import snapshot_pools
 from sim.hostile import REBASE, HostilePool, create_hostile_pools, deploy_hostile_tokens
 from sim.traffic import Traffic, TrafficConfig
 from sim.txs import Call, UnlockedSender, decode_revert, wait_receipt
-from tests.integration.executor.test_executor_exact import _best, _cycles, _legs, _pool_refs
+from sim.world_cycles import find_cycles, legs_by_token
+from tests.integration.executor.test_executor_exact import _best, _pool_refs
 
 pytestmark = pytest.mark.integration
 
@@ -259,7 +260,7 @@ def _find_opportunity(
     rpc = world.rpc
     cycles = [
         c
-        for c in _cycles(_legs(world), weth.lower())
+        for c in find_cycles(legs_by_token(world.manifest), weth.lower())
         if c[0].is_v3 == first_v3
         and (not first_v3 or world.manifest.pools[c[0].pool_id].venue == "uniswap_v3")
     ]

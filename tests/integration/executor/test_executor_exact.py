@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import eth_abi
 import pytest
 from eth_utils import keccak
 
-from amm_math.uniswap_v2 import get_amount_out
-from amm_math.uniswap_v3.pool import V3PoolState, apply_swap, swap
 from chains.arb_executor import (
     Hop,
     Plan,
@@ -27,6 +24,7 @@ from chains.rpc import RpcResponseError
 from chains.snapshot import PoolSnapshot, snapshot_pools
 from sim.traffic import Traffic, TrafficConfig
 from sim.txs import UnlockedSender, wait_receipt
+from sim.world_cycles import CycleQuote, Leg, find_cycles, legs_by_token, quote_cycle
 
 pytestmark = pytest.mark.integration
 
@@ -37,99 +35,13 @@ COINBASE = "0x00000000000000000000000000000000c0ffee01"
 _AMOUNTS = [10**15 * 2**k for k in range(18)]  # 0.001 .. ~131 WETH
 
 
-@dataclass(frozen=True, slots=True)
-class Leg:
-    """A directed use of one pool: id, address, kind, direction and V2 fee."""
-
-    pool_id: int
-    address: str
-    is_v3: bool
-    zero_for_one: bool
-    fee_pips: int
-    token_out: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """An exact evaluation of a cycle at one input amount."""
-
-    amount_in: int
-    outs: tuple[int, ...]
-    reserves: dict[int, tuple[int, int]]
-    v3_states: dict[int, V3PoolState]
-
-    @property
-    def profit(self) -> int:
-        return self.outs[-1] - self.amount_in
-
-
-def _legs(world: Any) -> dict[str, list[Leg]]:
-    """Return every directed pool use, keyed by input token (lowercase)."""
-    by_token: dict[str, list[Leg]] = {}
-    for pool_id, pool in enumerate(world.manifest.pools):
-        t0, t1 = pool.token0.lower(), pool.token1.lower()
-        for zfo, tin, tout in ((True, t0, t1), (False, t1, t0)):
-            leg = Leg(pool_id, pool.address, pool.kind == "v3", zfo, pool.fee_pips, tout)
-            by_token.setdefault(tin, []).append(leg)
-    return by_token
-
-
-def _cycles(by_token: dict[str, list[Leg]], weth: str) -> list[tuple[Leg, ...]]:
-    """Enumerate 2- and 3-hop cycles from WETH back to WETH, each pool used once."""
-    found: list[tuple[Leg, ...]] = []
-    for a in by_token.get(weth, []):
-        for b in by_token.get(a.token_out, []):
-            if b.pool_id == a.pool_id:
-                continue
-            if b.token_out == weth:
-                found.append((a, b))
-                continue
-            for c in by_token.get(b.token_out, []):
-                if c.token_out == weth and c.pool_id not in (a.pool_id, b.pool_id):
-                    found.append((a, b, c))
-    return found
-
-
-def _quote(snap: PoolSnapshot, cycle: tuple[Leg, ...], amount_in: int) -> Quote | None:
-    """Run the cycle through exact V2/V3 math; None if a hop cannot fill exactly."""
-    reserves: dict[int, tuple[int, int]] = {}
-    states: dict[int, V3PoolState] = {}
-    outs: list[int] = []
-    amount = amount_in
-    for leg in cycle:
-        if leg.is_v3:
-            state = snap.v3_states.get(leg.pool_id)
-            if state is None or state.liquidity == 0:
-                return None
-            result = swap(state, leg.zero_for_one, amount)
-            paid, got = (
-                (result.amount0, -result.amount1)
-                if leg.zero_for_one
-                else (result.amount1, -result.amount0)
-            )
-            if paid != amount or got <= 0:
-                return None  # the price limit stopped the swap early
-            states[leg.pool_id] = apply_swap(state, result)
-        else:
-            r0, r1 = snap.reserves[leg.pool_id]
-            r_in, r_out = (r0, r1) if leg.zero_for_one else (r1, r0)
-            got = get_amount_out(amount, r_in, r_out, leg.fee_pips)
-            if got <= 0:
-                return None
-            r_in, r_out = r_in + amount, r_out - got
-            reserves[leg.pool_id] = (r_in, r_out) if leg.zero_for_one else (r_out, r_in)
-        outs.append(got)
-        amount = got
-    return Quote(amount_in, tuple(outs), reserves, states)
-
-
-def _best(snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int) -> Quote | None:
+def _best(snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int) -> CycleQuote | None:
     """Size the input by a doubling scan and a short integer ternary refinement."""
-    best: Quote | None = None
+    best: CycleQuote | None = None
     for amount in _AMOUNTS:
         if amount > cap_wei:
             break
-        q = _quote(snap, cycle, amount)
+        q = quote_cycle(snap, cycle, amount)
         if q is None or q.profit <= 0:
             if best is not None:
                 break
@@ -145,7 +57,7 @@ def _best(snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int) -> Quote | N
     lo, hi = best.amount_in // 2, min(best.amount_in * 2, cap_wei)
     for _ in range(12):
         m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
-        q1, q2 = _quote(snap, cycle, m1), _quote(snap, cycle, m2)
+        q1, q2 = quote_cycle(snap, cycle, m1), quote_cycle(snap, cycle, m2)
         p1 = q1.profit if q1 is not None else -1
         p2 = q2.profit if q2 is not None else -1
         for q in (q1, q2):
@@ -207,7 +119,7 @@ def test_random_cycles_execute_exactly(world: Any) -> None:
     fund_executor_weth(owner, weth, executor, INVENTORY_WEI)
     rpc.call("anvil_setCoinbase", COINBASE)
 
-    cycles = _cycles(_legs(world), weth.lower())
+    cycles = find_cycles(legs_by_token(world.manifest), weth.lower())
     traffic = Traffic(rpc, world.manifest, TrafficConfig(seed=7))
     rng = random.Random(11)
     refs = _pool_refs(world)
