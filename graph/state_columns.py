@@ -8,7 +8,7 @@ doubling, and rewrites a pool's entries from its row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -49,25 +49,33 @@ class PoolColumns:
         self._capacity = 0
         self._grow(max(capacity, 1))
 
+    _COLUMNS: ClassVar[dict[str, type]] = {
+        "_kind": np.int8,
+        "_fee_pips": np.int64,
+        "_tick_spacing": np.int64,
+        "_has_state": np.bool_,
+        "_reserve0_f": np.float64,
+        "_reserve1_f": np.float64,
+        "_sqrt_price_f": np.float64,
+        "_liquidity_f": np.float64,
+        "_tick": np.int64,
+    }
+
     def _grow(self, capacity: int) -> None:
         old = self._capacity
-        columns = {
-            "_kind": np.int8,
-            "_fee_pips": np.int64,
-            "_tick_spacing": np.int64,
-            "_has_state": np.bool_,
-            "_reserve0_f": np.float64,
-            "_reserve1_f": np.float64,
-            "_sqrt_price_f": np.float64,
-            "_liquidity_f": np.float64,
-            "_tick": np.int64,
-        }
-        for name, dtype in columns.items():
+        for name, dtype in self._COLUMNS.items():
             column = np.zeros(capacity, dtype=dtype)
             if old:
                 column[:old] = getattr(self, name)[:old]
             setattr(self, name, column)
         self._capacity = capacity
+
+    def copy_columns_from(self, other: PoolColumns) -> None:
+        """Replace every column with a copy of `other`'s (a scratch copy of a table's state)."""
+        for name in self._COLUMNS:
+            setattr(self, name, getattr(other, name).copy())
+        self._capacity = other._capacity
+        self._n_pools = other._n_pools
 
     @property
     def n_pools(self) -> int:
