@@ -9,7 +9,8 @@ block (or pending transaction) it was priced for. The bot's executor turns it in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 __all__ = ["Candidate", "CandidateHop"]
 
@@ -94,3 +95,43 @@ class Candidate:
     def ticks_crossed(self) -> int:
         """Return the initialized V3 ticks crossed over all hops."""
         return sum(hop.ticks_crossed for hop in self.hops)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict; amounts as decimal strings (JSON numbers lose precision)."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if key == "hops":
+                value = [
+                    {k: str(v) if _is_amount(k) else v for k, v in hop.items()} for hop in value
+                ]
+            elif _is_amount(key):
+                value = str(value)
+            out[key] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Candidate:
+        """Rebuild a candidate from `to_json`'s dict (validated as on construction)."""
+        fields = {k: int(v) if _is_amount(k) else v for k, v in data.items() if k != "hops"}
+        hops = tuple(
+            CandidateHop(**{k: int(v) if _is_amount(k) else v for k, v in hop.items()})
+            for hop in data["hops"]
+        )
+        return cls(hops=hops, **fields)
+
+
+_AMOUNT_KEYS = frozenset(
+    (
+        "amount_in",
+        "amount_out",
+        "profit",
+        "profit_wei",
+        "gas_price_wei",
+        "tip_wei",
+        "net_profit_wei",
+    )
+)
+
+
+def _is_amount(key: str) -> bool:
+    return key in _AMOUNT_KEYS
