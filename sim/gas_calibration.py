@@ -3,17 +3,24 @@
 Traffic dislocates the world's pools; each round an exactly priced profitable cycle is
 executed through ArbExecutor (flash swap and inventory alternately, the shape run least so
 far first, sometimes at the largest profitable size so V3 hops cross initialized ticks).
-Each execution records (flash, V2 hops, V3 hops, ticks crossed, gasUsed); the model is fitted
-by least squares. Executions carry no tip and no guard: those are constant add-ons.
+Each execution records its shape and state (`Measurement`) and its receipt's gasUsed; the
+model (`chains.gas_model`) is fitted by least squares. Executions carry no tip and no guard:
+those are constant add-ons.
 
-Terms beyond the hop counts, found necessary by the fit:
-- parked hops: a hop followed by a V3 hop sends its output to the executor (a V3 pool is
-  paid in its callback), which costs one more token transfer than sending it straight to
-  the next V2 pair;
-- word steps: a V3 swap loop step that ends at a tick-bitmap word boundary without an
-  initialized tick (one more bitmap read and price step);
-- block timestamps advance 12 s per block during calibration, so every swap writes its
-  pool's oracle (V2 cumulative prices, V3 observation) as on a real chain.
+What traces of these executions show (debug_traceTransaction, per SSTORE and per call):
+- hop kind, funding mode and where each output goes fix the token transfers; a transfer to
+  the executor of a token it does not hold is a fresh SSTORE, refunded when it pays the token
+  on (parked hops; a flash starting with two V2 hops forwards hop 0's output once more);
+- a V3 hop that moves the tick writes an oracle observation; one that leaves it does not;
+- a V3 hop crossing ticks reads the oracle once and writes the in-range liquidity; each
+  crossing updates three tick slots, and a feeGrowthOutside slot going from zero to nonzero
+  (a tick initialized above the price, crossed for the first time) costs 17100 gas more
+  than an update, one going back to zero earns a 4800 refund; `fee_slot_flips` reads them
+  from the node before each execution;
+- a V3 swap step ending at a bitmap word boundary reads one more (cold) bitmap word.
+Block timestamps advance 12 s per block during calibration, so every swap writes its pool's
+oracle as on a real chain, and `_season_pools` first gives every pool the nonzero oracle and
+fee growth slots a pool with a trading history has.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ import eth_abi
 import numpy as np
 from eth_utils import keccak
 
-from chains import abi_routers
+from amm_math.uniswap_v3.pool_state import V3PoolState
+from chains import abi, abi_routers
+from chains.abi_fn import AbiFunction
 from chains.arb_executor import (
     Hop,
     Plan,
@@ -41,11 +50,14 @@ from chains.gas_model import GasModel
 from chains.snapshot import PoolSnapshot, snapshot_pools
 from sim.traffic import Traffic, TrafficConfig
 from sim.txs import UnlockedSender, wait_receipt
-from sim.world_cycles import Leg, find_cycles, legs_by_token, quote_cycle
+from sim.world_cycles import CycleQuote, Leg, find_cycles, legs_by_token, quote_cycle
 
 __all__ = [
     "Measurement",
+    "crossed_ticks",
+    "fee_slot_flips",
     "fit_gas_model",
+    "predict_measurement",
     "prediction_errors_pct",
     "run_calibration",
 ]
@@ -56,11 +68,19 @@ _EXECUTE_GAS = 1_500_000
 _WARMUP = 4
 _DISLOCATE_EVERY = 3
 _DEADLINE = 2**40
+_SYNC = keccak(text="sync()")[:4]
+_FEE_GROWTH_GLOBAL = (
+    AbiFunction("feeGrowthGlobal0X128()", "(uint256)"),
+    AbiFunction("feeGrowthGlobal1X128()", "(uint256)"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Measurement:
-    """One calibration execution: its shape and the gasUsed of its receipt."""
+    """One calibration execution: its shape, its state-dependent counts, its receipt's gasUsed.
+
+    The fields after `gas_used` are the `GasModel.predict` terms of the same names.
+    """
 
     flash: bool
     n_v2: int
@@ -69,12 +89,64 @@ class Measurement:
     parked_hops: int
     word_steps: int
     gas_used: int
+    crossing_hops: int = 0
+    fee_slots_set: int = 0
+    fee_slots_cleared: int = 0
+    still_v3_hops: int = 0
+    flash_forwards: int = 0
 
 
-def _profitable_sizes(
-    snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int
-) -> list[tuple[int, tuple[int, ...], int, int]]:
-    """Return (amount_in, outs, ticks, words) for every profitable size of the doubling scan."""
+def crossed_ticks(before: V3PoolState, after: V3PoolState, zero_for_one: bool) -> list[int]:
+    """Return the initialized ticks a swap from `before` to `after` crossed, in crossing order."""
+    if zero_for_one:
+        # moving down, crossing tick t leaves the pool at t - 1
+        return sorted((t for t in before.ticks if after.tick < t <= before.tick), reverse=True)
+    return sorted(t for t in before.ticks if before.tick < t <= after.tick)
+
+
+def _call(rpc: Any, to: str, fn: AbiFunction, *args: Any) -> tuple[Any, ...]:
+    data = "0x" + fn.encode(*args).hex()
+    raw = rpc.call("eth_call", {"to": to, "data": data}, "latest")
+    return fn.decode_output(bytes.fromhex(raw[2:]))
+
+
+def fee_slot_flips(
+    rpc: Any, snap: PoolSnapshot, cycle: tuple[Leg, ...], quote: CycleQuote
+) -> tuple[int, int, int]:
+    """Return (crossing hops, fee slots set, fee slots cleared) of a cycle, read from the node.
+
+    Crossing a tick writes outside = global - outside for each token's fee growth. A slot that
+    goes from zero to nonzero costs a fresh SSTORE (a tick initialized above the price, crossed
+    for the first time); one that goes back to zero earns a refund. The input token's global
+    grows by this swap's fees before any crossing, so its new value is taken as nonzero.
+    """
+    hops = set_slots = cleared = total = 0
+    for leg in cycle:
+        if not leg.is_v3:
+            continue
+        ticks = crossed_ticks(
+            snap.v3_states[leg.pool_id], quote.v3_states[leg.pool_id], leg.zero_for_one
+        )
+        total += len(ticks)
+        if not ticks:
+            continue
+        hops += 1
+        globals_x128 = [_call(rpc, leg.address, fn)[0] for fn in _FEE_GROWTH_GLOBAL]
+        token_in = 0 if leg.zero_for_one else 1
+        for tick in ticks:
+            info = _call(rpc, leg.address, abi.V3_POOL_TICKS, tick)
+            for token in (0, 1):
+                old = info[2 + token]
+                new_is_zero = token != token_in and globals_x128[token] == old
+                set_slots += old == 0 and not new_is_zero
+                cleared += old != 0 and new_is_zero
+    if total != quote.ticks_crossed:
+        raise RuntimeError(f"{total} crossed ticks found, the quote crossed {quote.ticks_crossed}")
+    return hops, set_slots, cleared
+
+
+def _profitable_sizes(snap: PoolSnapshot, cycle: tuple[Leg, ...], cap_wei: int) -> list[CycleQuote]:
+    """Return the quote of every profitable size of the doubling scan."""
     sizes = []
     for amount in _AMOUNTS:
         if amount > cap_wei:
@@ -84,7 +156,7 @@ def _profitable_sizes(
             if sizes or (q is not None and amount == _AMOUNTS[0]):
                 break
             continue
-        sizes.append((amount, q.outs, q.ticks_crossed, q.word_steps))
+        sizes.append(q)
     return sizes
 
 
@@ -120,6 +192,7 @@ def run_calibration(
     # every block 12 s after its parent, as on mainnet: pools then always write their oracle
     # (V2 cumulative prices, V3 observations), instead of only when the wall clock ticked
     rpc.call("anvil_setBlockTimestampInterval", 12)
+    _season_pools(rpc, manifest, accounts[3])
     traffic = Traffic(rpc, manifest, TrafficConfig(seed=seed, new_pool_probability=0.0))
     rng = random.Random(seed)
     counts: Counter[str] = Counter()
@@ -141,7 +214,9 @@ def run_calibration(
         shapes = {c: "-".join("v3" if leg.is_v3 else "v2" for leg in c) for c, _ in options}
         fewest = min(counts[s] for s in shapes.values())
         cycle, sizes = rng.choice([o for o in options if counts[shapes[o[0]]] == fewest])
-        amount_in, outs, crossed, words = sizes[-1] if rng.random() < 0.7 else rng.choice(sizes)
+        quote = sizes[-1] if rng.random() < 0.7 else rng.choice(sizes)
+        amount_in, outs = quote.amount_in, quote.outs
+        crossing_hops, fee_set, fee_cleared = fee_slot_flips(rpc, snap, cycle, quote)
         plan = Plan(
             base_token=weth,
             amount_in=amount_in,
@@ -169,19 +244,63 @@ def run_calibration(
         if receipt is None or int(receipt["status"], 16) != 1:
             raise RuntimeError(f"calibration execution reverted: {receipt}")
         n_v3 = sum(leg.is_v3 for leg in cycle)
+        still = sum(
+            snap.v3_states[leg.pool_id].tick == quote.v3_states[leg.pool_id].tick
+            for leg in cycle
+            if leg.is_v3
+        )
         out.append(
             Measurement(
                 flash=flash,
                 n_v2=len(cycle) - n_v3,
                 n_v3=n_v3,
-                ticks_crossed=crossed,
+                ticks_crossed=quote.ticks_crossed,
                 parked_hops=sum(leg.is_v3 for leg in cycle[1:]),
-                word_steps=words,
+                word_steps=quote.word_steps,
                 gas_used=int(receipt["gasUsed"], 16),
+                crossing_hops=crossing_hops,
+                fee_slots_set=fee_set,
+                fee_slots_cleared=fee_cleared,
+                still_v3_hops=still,
+                flash_forwards=int(flash and not cycle[0].is_v3 and not cycle[1].is_v3),
             )
         )
         counts[shapes[cycle]] += 1
     return out[warmup:]
+
+
+def _season_pools(rpc: Any, manifest: Any, sender: str) -> None:
+    """Leave every pool with the storage a traded pool on a live chain has.
+
+    A freshly deployed world has V2 pairs whose cumulative prices are still zero and V3 pools
+    with no fee growth in one direction: their first write is a zero-to-nonzero SSTORE that a
+    pool with a trading history never pays again. A `sync()` a block later and a tiny swap in
+    each direction set those slots once, before anything is measured.
+    """
+    user = manifest.users[0]
+    rpc.call("anvil_impersonateAccount", user)
+    try:
+        for pool in manifest.pools:
+            if pool.kind != "v3":
+                call = {"from": sender, "to": pool.address, "data": "0x" + _SYNC.hex()}
+                wait_receipt(rpc, rpc.call("eth_sendTransaction", call), timeout_s=10.0)
+                continue
+            for token_in, token_out in ((pool.token0, pool.token1), (pool.token1, pool.token0)):
+                amount = _balance(rpc, token_in, pool.address) // 10**7 + 1
+                params = (token_in, token_out, pool.fee_pips, user, _DEADLINE, amount, 0, 0)
+                call = {
+                    "from": user,
+                    "to": manifest.contracts["swap_router"],
+                    "data": "0x" + abi_routers.SR_EXACT_INPUT_SINGLE.encode(params).hex(),
+                    "gas": hex(1_000_000),
+                }
+                if token_in == manifest.contracts["weth"]:
+                    call["value"] = hex(amount)
+                receipt = wait_receipt(rpc, rpc.call("eth_sendTransaction", call), timeout_s=10.0)
+                if receipt is None or int(receipt["status"], 16) != 1:
+                    raise RuntimeError(f"seasoning swap in {pool.address} failed: {receipt}")
+    finally:
+        rpc.call("anvil_stopImpersonatingAccount", user)
 
 
 def _dislocate_v3(rpc: Any, manifest: Any, sender: str, rng: random.Random) -> None:
@@ -204,63 +323,84 @@ def _dislocate_v3(rpc: Any, manifest: Any, sender: str, rng: random.Random) -> N
     wait_receipt(rpc, rpc.call("eth_sendTransaction", call), timeout_s=10.0)
 
 
-def _design(measurements: list[Measurement]) -> np.ndarray:
-    return np.array(
-        [
-            [m.flash, not m.flash, m.n_v2, m.n_v3, m.ticks_crossed, m.parked_hops, m.word_steps]
-            for m in measurements
-        ],
-        dtype=np.float64,
-    )
+# GasModel fields in design-matrix column order; the sign says how the term enters predict
+_TERMS = (
+    ("base_flash_gas", 1),
+    ("base_inventory_gas", 1),
+    ("per_v2_hop_gas", 1),
+    ("per_v3_hop_gas", 1),
+    ("per_tick_crossed_gas", 1),
+    ("per_parked_hop_gas", 1),
+    ("per_word_step_gas", 1),
+    ("per_crossing_hop_gas", 1),
+    ("per_fee_slot_set_gas", 1),
+    ("per_fee_slot_cleared_refund_gas", -1),
+    ("per_still_v3_hop_saving_gas", -1),
+    ("per_flash_forward_gas", 1),
+)
+# a term the training executions never exercise keeps this value: EIP-3529 refunds 4800 gas
+# for a storage slot cleared to zero; every other unexercised term is 0
+_UNEXERCISED_GAS = {"per_fee_slot_cleared_refund_gas": 4800}
+
+
+def _counts(m: Measurement) -> list[int]:
+    return [
+        int(m.flash),
+        int(not m.flash),
+        m.n_v2,
+        m.n_v3,
+        m.ticks_crossed,
+        m.parked_hops,
+        m.word_steps,
+        m.crossing_hops,
+        m.fee_slots_set,
+        m.fee_slots_cleared,
+        m.still_v3_hops,
+        m.flash_forwards,
+    ]
 
 
 def fit_gas_model(measurements: list[Measurement]) -> GasModel:
     """Fit the model by least squares over measured gasUsed; integer gas units out.
 
-    Two stages, so the state-dependent cost of tick crossings (fee growth slots flipping
-    between zero and nonzero) does not bend the hop terms: base and hop terms from the
-    executions that stay within one tick range, then the tick and word terms from the
-    residuals of the others.
+    One stage over all executions: with the state-dependent costs of tick crossings as their
+    own terms (fee growth slots set from or cleared to zero, the oracle read and liquidity
+    write of a crossing swap), crossings no longer bend the hop terms. A term no training
+    execution exercises keeps its default (`_UNEXERCISED_GAS`); negative fits clip to 0.
     """
-    x = _design(measurements)
+    if not measurements:
+        raise ValueError("no measurements to fit")
+    signs = np.array([sign for _, sign in _TERMS], dtype=np.float64)
+    x = np.array([_counts(m) for m in measurements], dtype=np.float64) * signs
     y = np.array([m.gas_used for m in measurements], dtype=np.float64)
-    plain = (x[:, 4] == 0) & (x[:, 6] == 0)
-    hop_cols = [0, 1, 2, 3, 5]
-    c = np.zeros(7)
-    c[hop_cols], *_ = np.linalg.lstsq(x[plain][:, hop_cols], y[plain], rcond=None)
-    if (~plain).any():
-        rest = y[~plain] - x[~plain][:, hop_cols] @ c[hop_cols]
-        c[[4, 6]], *_ = np.linalg.lstsq(x[~plain][:, [4, 6]], rest, rcond=None)
-    g = [max(0, round(float(v))) for v in c]
-    model = GasModel(
-        base_flash_gas=g[0],
-        base_inventory_gas=g[1],
-        per_v2_hop_gas=g[2],
-        per_v3_hop_gas=g[3],
-        per_tick_crossed_gas=g[4],
-        per_parked_hop_gas=g[5],
-        per_word_step_gas=g[6],
-        samples=len(measurements),
-    )
+    exercised = np.abs(x).sum(axis=0) > 0
+    fixed = np.array([_UNEXERCISED_GAS.get(name, 0) for name, _ in _TERMS], dtype=np.float64)
+    c = np.where(exercised, 0.0, fixed)
+    rest = y - x[:, ~exercised] @ c[~exercised]
+    c[exercised], *_ = np.linalg.lstsq(x[:, exercised], rest, rcond=None)
+    values = {name: max(0, round(float(v))) for (name, _), v in zip(_TERMS, c, strict=True)}
+    model = GasModel(**values, samples=len(measurements))
     worst = max((abs(e) for e in prediction_errors_pct(model, measurements)), default=0.0)
     return dataclasses.replace(model, max_abs_error_pct=worst)
 
 
+def predict_measurement(model: GasModel, m: Measurement) -> int:
+    """Return the model's gasUsed prediction for the shape and state of one execution."""
+    return model.predict(
+        flash=m.flash,
+        n_v2=m.n_v2,
+        n_v3=m.n_v3,
+        ticks_crossed=m.ticks_crossed,
+        parked_hops=m.parked_hops,
+        word_steps=m.word_steps,
+        crossing_hops=m.crossing_hops,
+        fee_slots_set=m.fee_slots_set,
+        fee_slots_cleared=m.fee_slots_cleared,
+        still_v3_hops=m.still_v3_hops,
+        flash_forwards=m.flash_forwards,
+    )
+
+
 def prediction_errors_pct(model: GasModel, measurements: list[Measurement]) -> list[float]:
     """Return (predicted - measured) / measured in percent for each measurement."""
-    return [
-        100.0
-        * (
-            model.predict(
-                flash=m.flash,
-                n_v2=m.n_v2,
-                n_v3=m.n_v3,
-                ticks_crossed=m.ticks_crossed,
-                parked_hops=m.parked_hops,
-                word_steps=m.word_steps,
-            )
-            - m.gas_used
-        )
-        / m.gas_used
-        for m in measurements
-    ]
+    return [100.0 * (predict_measurement(model, m) - m.gas_used) / m.gas_used for m in measurements]
