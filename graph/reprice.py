@@ -83,6 +83,7 @@ class _Quote:
     amounts: tuple[int, ...]  # input, then each hop's output
     ticks: tuple[int, ...]
     words: tuple[int, ...]
+    still: tuple[bool, ...]  # a V3 hop that left its pool's tick unchanged (no oracle write)
 
     @property
     def profit(self) -> int:
@@ -96,6 +97,7 @@ def quote_hops(
     amounts = [amount_in]
     ticks: list[int] = []
     words: list[int] = []
+    still: list[bool] = []
     amount = amount_in
     try:
         for pool, zfo in hops:
@@ -107,6 +109,7 @@ def quote_hops(
                 amount = get_amount_out(amount, r_in, r_out, _spec(view, pool).fee_pips)
                 ticks.append(0)
                 words.append(0)
+                still.append(False)
             else:
                 state = view.v3_state(pool)
                 if state is None:
@@ -120,10 +123,11 @@ def quote_hops(
                 amount = -paid_out
                 ticks.append(result.ticks_crossed)
                 words.append(max(0, result.steps - 1 - result.ticks_crossed))
+                still.append(result.tick == state.tick)
             amounts.append(amount)
     except EvmRevert:
         return None
-    return _Quote(tuple(amounts), tuple(ticks), tuple(words))
+    return _Quote(tuple(amounts), tuple(ticks), tuple(words), tuple(still))
 
 
 def _spec(view: ExactView, pool: int) -> _Spec:
@@ -165,13 +169,18 @@ class Repricer:
         amount_in = quote.amounts[0]
         flash = ctx.inventory.get(base, 0) < amount_in
         n_v3 = sum(_kind(view, pool) == "v3" for pool, _ in hops)
+        is_v3 = [_kind(view, pool) == "v3" for pool, _ in hops]
         gas_units = ctx.gas_model.predict(
             flash=flash,
             n_v2=len(hops) - n_v3,
             n_v3=n_v3,
             ticks_crossed=sum(quote.ticks),
-            parked_hops=sum(_kind(view, pool) == "v3" for pool, _ in hops[1:]),
+            parked_hops=sum(is_v3[1:]),
             word_steps=sum(quote.words),
+            crossing_hops=sum(t > 0 for t in quote.ticks),
+            still_v3_hops=sum(quote.still),
+            # a flash execution whose first two hops are V2 forwards hop 0's output once more
+            flash_forwards=int(flash and not is_v3[0] and not is_v3[1]),
         )
         profit_wei = quote.profit * value.numerator // value.denominator
         gas_cost_wei = gas_units * ctx.gas_price_wei
