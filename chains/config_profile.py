@@ -8,6 +8,10 @@ profile's directory and returned absolute.
 Amounts in wei may exceed TOML's 64-bit integers: write them as decimal strings,
 ``max_input_wei = "100000000000000000000000"`` (underscores allowed between digits).
 
+The risk section's file paths (``kill_switch_file``, ``state_file``) are relative to the
+profile's directory like every other path; when absent they default to files under
+``[paths] data_dir``.
+
 Secrets never live here: a key that looks like a private key, mnemonic, password or secret
 is refused anywhere in the file; signing keys come from a keystore or an environment variable.
 """
@@ -39,6 +43,7 @@ __all__ = [
 
 LOCAL_CHAIN = "local"
 _UINT256_MAX = 2**256 - 1
+_BPS = 10_000
 _CHAIN_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,31}")
 _HTTP_SCHEMES = ("http", "https")
@@ -63,17 +68,28 @@ class WorldPaths:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StrategyConfig:
-    """What to search: start tokens (symbols or addresses), cycle length, profit and tip."""
+    """What to search: start tokens (symbols or addresses), cycle length, profit and tip.
+
+    `tip_share_bps` is the builder's share of the profit left after gas (graph.gas.TipPolicy);
+    `priority_fee_wei` the priority fee per gas unit the bot bids on its own transactions.
+    """
 
     base_tokens: tuple[str, ...]
     max_hops: int
     min_profit_wei: int
     tip_share_bps: int
+    priority_fee_wei: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskConfig:
-    """Limits checked before anything is signed."""
+    """Limits checked before anything is signed, and where the risk gate keeps its files.
+
+    `max_token_exposure_wei` caps, per token, the input notional (wei) of admitted bundles not
+    yet settled; `token_allow` (empty: every token) and `token_deny` hold checksummed addresses.
+    `kill_switch_file`: while it exists nothing is sent. `state_file`: the gate's persisted
+    state (breaker, losses, in-flight exposure, denied tokens).
+    """
 
     max_input_wei: int
     max_gas_price_wei: int
@@ -82,6 +98,12 @@ class RiskConfig:
     max_loss_per_hour_wei: int
     max_loss_per_day_wei: int
     max_consecutive_failures: int
+    max_tip_share_bps: int
+    max_token_exposure_wei: int
+    token_allow: tuple[str, ...]
+    token_deny: tuple[str, ...]
+    kill_switch_file: Path
+    state_file: Path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,12 +169,13 @@ def load_profile(path: Path) -> Profile:
         chain = resolve_with_manifest(chain, _read_manifest(world.manifest), path=world.manifest)
     endpoints = _read_endpoints(root, chain)
     strategy = _read_strategy(root.table("strategy"))
-    risk = _read_risk(root.table("risk"))
+    paths = PathsConfig(data_dir=_read_path(root.table("paths"), "data_dir", base_dir))
+    risk = _read_risk(root.table("risk"), base_dir=base_dir, data_dir=paths.data_dir)
+    _check_strategy_within_risk(root, strategy, risk)
     relays_table = root.opt_table("relays")
     relays = RelaysConfig(
         urls=() if relays_table is None else _read_urls(relays_table, "urls", _HTTP_SCHEMES)
     )
-    paths = PathsConfig(data_dir=_read_path(root.table("paths"), "data_dir", base_dir))
     live_table = root.opt_table("live")
     live = None if live_table is None else _read_live(live_table)
     registry_table = root.opt_table("registry")
@@ -296,20 +319,67 @@ def _read_strategy(table: TomlTable) -> StrategyConfig:
         base_tokens=tuple(base_tokens),
         max_hops=table.req_int("max_hops", min=2, max=4),
         min_profit_wei=table.req_bigint("min_profit_wei", min=0, max=_UINT256_MAX),
-        tip_share_bps=table.req_int("tip_share_bps", min=0, max=10_000),
+        tip_share_bps=table.req_int("tip_share_bps", min=0, max=_BPS),
+        priority_fee_wei=table.opt_bigint("priority_fee_wei", 0, min=0, max=_UINT256_MAX) or 0,
     )
 
 
-def _read_risk(table: TomlTable) -> RiskConfig:
+def _read_risk(table: TomlTable, *, base_dir: Path, data_dir: Path) -> RiskConfig:
+    max_input_wei = table.req_bigint("max_input_wei", min=1, max=_UINT256_MAX)
+    exposure = table.opt_bigint("max_token_exposure_wei", None, min=1, max=_UINT256_MAX)
+    token_allow = _read_addresses(table, "token_allow")
+    token_deny = _read_addresses(table, "token_deny")
+    both = sorted(set(token_allow) & set(token_deny))
+    if both:
+        raise table.error("token_deny", f"{both[0]} is also in token_allow")
     return RiskConfig(
-        max_input_wei=table.req_bigint("max_input_wei", min=1, max=_UINT256_MAX),
+        max_input_wei=max_input_wei,
         max_gas_price_wei=table.req_bigint("max_gas_price_wei", min=1, max=_UINT256_MAX),
         max_gas_units=table.req_int("max_gas_units", min=21_000),
         max_bundles_per_block=table.req_int("max_bundles_per_block", min=1),
         max_loss_per_hour_wei=table.req_bigint("max_loss_per_hour_wei", min=0, max=_UINT256_MAX),
         max_loss_per_day_wei=table.req_bigint("max_loss_per_day_wei", min=0, max=_UINT256_MAX),
         max_consecutive_failures=table.req_int("max_consecutive_failures", min=1),
+        max_tip_share_bps=table.opt_int("max_tip_share_bps", _BPS, min=0, max=_BPS) or 0,
+        # One bundle of the largest input in flight per token unless the profile says more.
+        max_token_exposure_wei=max_input_wei if exposure is None else exposure,
+        token_allow=token_allow,
+        token_deny=token_deny,
+        kill_switch_file=_read_opt_path(table, "kill_switch_file", base_dir, data_dir / "KILL"),
+        state_file=_read_opt_path(table, "state_file", base_dir, data_dir / "risk_state.json"),
     )
+
+
+def _check_strategy_within_risk(
+    root: TomlTable, strategy: StrategyConfig, risk: RiskConfig
+) -> None:
+    """Refuse a strategy whose every bid the risk gate would refuse."""
+    if strategy.tip_share_bps > risk.max_tip_share_bps:
+        raise root.error(
+            "strategy.tip_share_bps",
+            f"{strategy.tip_share_bps} exceeds risk.max_tip_share_bps {risk.max_tip_share_bps}",
+        )
+    if strategy.priority_fee_wei > risk.max_gas_price_wei:
+        raise root.error(
+            "strategy.priority_fee_wei",
+            f"{strategy.priority_fee_wei} exceeds risk.max_gas_price_wei {risk.max_gas_price_wei}",
+        )
+
+
+def _read_addresses(table: TomlTable, key: str) -> tuple[str, ...]:
+    addresses: list[str] = []
+    for index, value in enumerate(table.opt_str_list(key)):
+        address = table.check_address(f"{key}[{index}]", value)
+        if address in addresses:
+            raise table.error(f"{key}[{index}]", f"repeated address {value!r}")
+        addresses.append(address)
+    return tuple(addresses)
+
+
+def _read_opt_path(table: TomlTable, key: str, base_dir: Path, default: Path) -> Path:
+    if table.opt_str(key) is None:  # asks for the key, so a misspelling is named with a hint
+        return default.resolve()
+    return _read_path(table, key, base_dir)
 
 
 def _read_live(table: TomlTable) -> LiveAck:

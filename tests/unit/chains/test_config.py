@@ -506,7 +506,7 @@ def test_profile_names_a_broken_manifest(configs: Path) -> None:
 _KNOWN = {
     None: {"chain", "endpoints", "world", "strategy", "risk", "relays", "paths", "live"},
     "world": {"spec", "manifest"},
-    "strategy": {"base_tokens", "max_hops", "min_profit_wei", "tip_share_bps"},
+    "strategy": {"base_tokens", "max_hops", "min_profit_wei", "tip_share_bps", "priority_fee_wei"},
     "risk": {
         "max_input_wei",
         "max_gas_price_wei",
@@ -515,6 +515,12 @@ _KNOWN = {
         "max_loss_per_hour_wei",
         "max_loss_per_day_wei",
         "max_consecutive_failures",
+        "max_tip_share_bps",
+        "max_token_exposure_wei",
+        "token_allow",
+        "token_deny",
+        "kill_switch_file",
+        "state_file",
     },
     "relays": {"urls"},
     "paths": {"data_dir"},
