@@ -1,14 +1,16 @@
 """Cold start: every pool read at one pinned block hash, and the table compared with the chain.
 
-`snapshot_pools(rpc, pools, block_hash)` reads V2 `getReserves`, V3 `slot0` + `liquidity`
-and the V3 initialized ticks (every `tickBitmap` word from MIN_TICK to MAX_TICK, then
-`ticks(t)` for every set bit: liquidityGross, liquidityNet) with `eth_call`s pinned to one
+`snapshot_pools(rpc, pools, block_hash)` reads V2 `getReserves`, V3 `slot0` + `liquidity` +
+`feeGrowthGlobal0X128` + `feeGrowthGlobal1X128` and the V3 initialized ticks (every
+`tickBitmap` word from MIN_TICK to MAX_TICK, then `ticks(t)` for every set bit:
+liquidityGross, liquidityNet, feeGrowthOutside0X128/1X128) with `eth_call`s pinned to one
 block by hash (EIP-1898 `{"blockHash": ...}`), so every value comes from the same state even
 if the chain moves or reorgs meanwhile. The calls are packed into Multicall3 `aggregate3`
 calls (500 to a call) sent as JSON-RPC batches: two round trips per batch of work (the words,
 then the ticks). `use_multicall=False` sends one `eth_call` per read instead, still batched.
 
-The result is a `PoolSnapshot` (exact ints and `amm_math` V3 states by pool id), which
+The result is a `PoolSnapshot` (exact ints, `amm_math` V3 states and their fee growth by
+pool id), which
 `graph.state.PoolTable.load_snapshot` loads; the table's journal starts at that block, and the
 feed follows from the next block with no gap. `diff_against_chain` reads the chain again and
 lists every difference from the table, exactly (`arbloop state verify` prints them).
@@ -19,9 +21,10 @@ Pools are plain tuples `(pool_id, address, kind "v2"/"v3", fee_pips, tick_spacin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from amm_math.uniswap_v3.fee_growth import FeeGrowth
 from amm_math.uniswap_v3.pool_state import V3PoolState
 from amm_math.uniswap_v3.tick_math import MAX_TICK, MIN_TICK
 from chains import abi
@@ -53,6 +56,8 @@ _LIQUIDITY = abi.V3_POOL_LIQUIDITY.selector
 _GET_RESERVES = abi.V2_PAIR_GET_RESERVES.selector
 _TICK_BITMAP = abi.V3_POOL_TICK_BITMAP.selector
 _TICKS = abi.V3_POOL_TICKS.selector
+_FEE_GROWTH_GLOBAL0 = AbiFunction("feeGrowthGlobal0X128()", "(uint256)").selector
+_FEE_GROWTH_GLOBAL1 = AbiFunction("feeGrowthGlobal1X128()", "(uint256)").selector
 
 
 class SnapshotError(Exception):
@@ -71,7 +76,11 @@ class PoolRef(NamedTuple):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolSnapshot:
-    """Every pool at one block: V2 reserves and V3 states by pool id (absent: uninitialized)."""
+    """Every pool at one block: V2 reserves and V3 states by pool id (absent: uninitialized).
+
+    `fee_growth` holds each initialized V3 pool's fee growth (globals, every initialized
+    tick's outside values, slot0.feeProtocol), read at the same block.
+    """
 
     block_number: int
     block_hash: str
@@ -80,6 +89,7 @@ class PoolSnapshot:
     v3_states: Mapping[int, V3PoolState]
     eth_calls: int  # reads made (sub-calls of aggregate3 included)
     requests: int  # JSON-RPC requests sent (in batches)
+    fee_growth: Mapping[int, FeeGrowth] = field(default_factory=dict)
 
 
 class TableView(Protocol):
@@ -93,6 +103,8 @@ class TableView(Protocol):
     def v2_reserves(self, pool_id: int) -> tuple[int, int] | None: ...
 
     def v3_state(self, pool_id: int) -> V3PoolState | None: ...
+
+    def v3_fee_growth(self, pool_id: int) -> FeeGrowth | None: ...
 
 
 def _word_range(tick_spacing: int) -> range:
@@ -249,6 +261,8 @@ def snapshot_pools(
         elif ref.kind == "v3":
             calls.append((ref.address, _SLOT0))
             calls.append((ref.address, _LIQUIDITY))
+            calls.append((ref.address, _FEE_GROWTH_GLOBAL0))
+            calls.append((ref.address, _FEE_GROWTH_GLOBAL1))
             for word in _word_range(ref.tick_spacing):
                 calls.append((ref.address, _call_with_int(_TICK_BITMAP, word)))
         else:
@@ -256,6 +270,7 @@ def snapshot_pools(
     results = iter(reader.run(calls))
     reserves: dict[int, tuple[int, int]] = {}
     slots: dict[int, tuple[int, int, int]] = {}
+    globals_x128: dict[int, tuple[int, int, int]] = {}  # (global0, global1, feeProtocol)
     tick_calls: list[tuple[str, bytes]] = []
     tick_owner: list[tuple[int, int]] = []  # (pool id, tick) of each tick read
     for ref in refs:
@@ -265,7 +280,10 @@ def snapshot_pools(
             continue
         slot0 = _checked(ref, "slot0", next(results), 7)
         liquidity = _checked(ref, "liquidity", next(results), 1)
+        global0 = _checked(ref, "feeGrowthGlobal0X128", next(results), 1)
+        global1 = _checked(ref, "feeGrowthGlobal1X128", next(results), 1)
         slots[ref.pool_id] = (_uint(slot0, 0), _int(slot0, 1), _uint(liquidity, 0))
+        globals_x128[ref.pool_id] = (_uint(global0, 0), _uint(global1, 0), _uint(slot0, 5))
         for word in _word_range(ref.tick_spacing):
             bits = _uint(_checked(ref, "tickBitmap", next(results), 1), 0)
             while bits:
@@ -276,12 +294,15 @@ def snapshot_pools(
                 bits ^= low
     nets: dict[int, dict[int, int]] = {pool_id: {} for pool_id in slots}
     grosses: dict[int, dict[int, int]] = {pool_id: {} for pool_id in slots}
+    outsides: dict[int, dict[int, tuple[int, int]]] = {pool_id: {} for pool_id in slots}
     by_id = {ref.pool_id: ref for ref in refs}
     for (pool_id, tick), data in zip(tick_owner, reader.run(tick_calls), strict=True):
         data = _checked(by_id[pool_id], f"ticks({tick})", data, 8)
         grosses[pool_id][tick] = _uint(data, 0)
         nets[pool_id][tick] = _int(data, 1)
+        outsides[pool_id][tick] = (_uint(data, 2), _uint(data, 3))
     v3_states = {}
+    fee_growth = {}
     for pool_id, (sqrt_price_x96, tick, liquidity) in slots.items():
         if sqrt_price_x96 == 0:
             continue  # created, not initialized
@@ -295,6 +316,13 @@ def snapshot_pools(
             ticks=nets[pool_id],
             liquidity_gross=grosses[pool_id],
         )
+        global0, global1, fee_protocol = globals_x128[pool_id]
+        fee_growth[pool_id] = FeeGrowth(
+            global0_x128=global0,
+            global1_x128=global1,
+            outside=outsides[pool_id],
+            fee_protocol=fee_protocol,
+        )
     return PoolSnapshot(
         block_number=int(block["number"], 16),
         block_hash=block_hash,
@@ -303,6 +331,7 @@ def snapshot_pools(
         v3_states=v3_states,
         eth_calls=reader.eth_calls,
         requests=reader.requests,
+        fee_growth=fee_growth,
     )
 
 
@@ -316,7 +345,10 @@ def _checked(ref: PoolRef, what: str, data: bytes | None, words: int) -> bytes:
 
 
 def diff_states(table: TableView, snapshot: PoolSnapshot) -> list[str]:
-    """List every difference between the table's pools and a snapshot of the same pools."""
+    """List every difference between the table's pools and a snapshot of the same pools.
+
+    Fee growth is compared where both sides know it (the table forgets it rather than guess).
+    """
     out: list[str] = []
     for pool in snapshot.pools:
         name = f"pool {pool.pool_id} {pool.address} ({pool.kind})"
@@ -330,6 +362,27 @@ def diff_states(table: TableView, snapshot: PoolSnapshot) -> list[str]:
         out.extend(
             _diff_v3(name, table.v3_state(pool.pool_id), snapshot.v3_states.get(pool.pool_id))
         )
+        mine_fees = table.v3_fee_growth(pool.pool_id)
+        chain_fees = snapshot.fee_growth.get(pool.pool_id)
+        if mine_fees is not None and chain_fees is not None:
+            out.extend(_diff_fee_growth(name, mine_fees, chain_fees))
+    return out
+
+
+def _diff_fee_growth(name: str, mine: FeeGrowth, chain: FeeGrowth) -> list[str]:
+    out = [
+        f"{name}: {label} table {a} chain {b}"
+        for label, a, b in (
+            ("feeGrowthGlobal0X128", mine.global0_x128, chain.global0_x128),
+            ("feeGrowthGlobal1X128", mine.global1_x128, chain.global1_x128),
+            ("feeProtocol", mine.fee_protocol, chain.fee_protocol),
+        )
+        if a != b
+    ]
+    for tick in sorted(set(mine.outside) | set(chain.outside)):
+        a, b = mine.outside.get(tick), chain.outside.get(tick)
+        if a != b:
+            out.append(f"{name}: tick {tick} feeGrowthOutside (0, 1) table {a} chain {b}")
     return out
 
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from amm_math.errors import EvmRevert
 from amm_math.uniswap_v2 import get_amount_out
+from amm_math.uniswap_v3.fee_growth import FeeGrowth, fee_growth_after_swap
 from amm_math.uniswap_v3.pool import swap as v3_swap
 from amm_math.uniswap_v3.pool_state import V3PoolState
 from amm_math.v2_cycle import cycle_optimum
@@ -149,6 +150,8 @@ class Repricer:
         self.tokens = tokens
         self.dropped: Counter[str] = Counter()
         self.priced = 0
+        # candidates whose crossed V3 pools' fee growth was unknown: fee slots predicted as 0
+        self.gas_unknown_fee_growth = 0
 
     def reprice(
         self, view: ExactView, cycle_id: int, amount_in_f: float, ctx: PricingContext
@@ -170,6 +173,10 @@ class Repricer:
         flash = ctx.inventory.get(base, 0) < amount_in
         n_v3 = sum(_kind(view, pool) == "v3" for pool, _ in hops)
         is_v3 = [_kind(view, pool) == "v3" for pool, _ in hops]
+        fee_slots = _fee_slot_flips(view, hops, quote)
+        if fee_slots is None:
+            self.gas_unknown_fee_growth += 1
+        fee_slots_set, fee_slots_cleared = fee_slots or (0, 0)
         gas_units = ctx.gas_model.predict(
             flash=flash,
             n_v2=len(hops) - n_v3,
@@ -178,6 +185,8 @@ class Repricer:
             parked_hops=sum(is_v3[1:]),
             word_steps=sum(quote.words),
             crossing_hops=sum(t > 0 for t in quote.ticks),
+            fee_slots_set=fee_slots_set,
+            fee_slots_cleared=fee_slots_cleared,
             still_v3_hops=sum(quote.still),
             # a flash execution whose first two hops are V2 forwards hop 0's output once more
             flash_forwards=int(flash and not is_v3[0] and not is_v3[1]),
@@ -298,6 +307,31 @@ class Repricer:
             for x in range(a, b + 1):
                 profit(x)
         return best_in if best_profit > 0 else None
+
+
+def _fee_slot_flips(
+    view: ExactView, hops: tuple[tuple[int, bool], ...], quote: _Quote
+) -> tuple[int, int] | None:
+    """Return (fee slots set, fee slots cleared) of the quoted hops; None: fee growth unknown.
+
+    Hops are distinct pools, so each V3 hop swaps on its pool's current state. Only hops that
+    cross a tick write feeGrowthOutside slots; their rows must know the fee growth.
+    """
+    slots_set = slots_cleared = 0
+    for h, (pool, zfo) in enumerate(hops):
+        if quote.ticks[h] == 0:
+            continue
+        state = view.v3_state(pool)
+        fee_growth: FeeGrowth | None = getattr(view.row(pool), "fee_growth", None)
+        if state is None or fee_growth is None:
+            return None
+        try:
+            swapped = fee_growth_after_swap(state, fee_growth, zfo, quote.amounts[h])
+        except (EvmRevert, ValueError):
+            return None
+        slots_set += swapped.slots_set
+        slots_cleared += swapped.slots_cleared
+    return slots_set, slots_cleared
 
 
 def _score(profit: int | None) -> int:

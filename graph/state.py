@@ -13,6 +13,12 @@ the V3 initialized ticks in CSR form (`csr()`, repacked only for pools whose tic
 - V3_MINT/V3_BURN update the ticks with amm_math's mint/burn (gross, net, and the active
   liquidity when in range); a Burn of 0 (a poke before collect) changes nothing;
 - V3_INITIALIZE sets price and tick; PAIR_CREATED/POOL_CREATED add an empty pool;
+- V3 fee growth (`PoolRow.fee_growth`, for the gas model's feeGrowthOutside slot flips) comes
+  from the snapshot or starts at zero with an Initialize; a Swap re-runs the swap exactly on
+  the previous state (`amm_math.uniswap_v3.fee_growth.replay_swap_event`) and keeps the fee
+  growth only when that reproduces the event's price, tick, liquidity and input; Mint/Burn
+  initialize and clear ticks' outside values as Tick.update/clear do. What cannot be followed
+  exactly becomes None (unknown) until the next snapshot, never a guess;
 - BLOCK_HEAD opens a block (its parent must be the head); REORG rolls back to the ancestor.
 
 Replays are idempotent: a record of the snapshot's block, or one whose (log_index, tx_hash)
@@ -32,6 +38,12 @@ from typing import Protocol
 
 import numpy as np
 
+from amm_math.uniswap_v3.fee_growth import (
+    FeeGrowth,
+    fee_growth_after_modify,
+    initial_fee_growth,
+    replay_swap_event,
+)
 from amm_math.uniswap_v3.pool import V3PoolState, burn, mint
 from amm_math.uniswap_v3.ticks_csr import CsrTicks
 from chains.records import Kind
@@ -65,7 +77,11 @@ _SKIPPED = frozenset((Kind.EMPTY, Kind.PENDING_SWAP))
 
 
 class SnapshotLike(Protocol):
-    """What `load_snapshot` reads (chains.snapshot.PoolSnapshot has this shape)."""
+    """What `load_snapshot` reads (chains.snapshot.PoolSnapshot has this shape).
+
+    A snapshot may also carry `fee_growth: Mapping[int, FeeGrowth]`; without it the V3 pools'
+    fee growth is unknown.
+    """
 
     block_number: int
     block_hash: str
@@ -77,6 +93,12 @@ class SnapshotLike(Protocol):
 def _word(limbs: list[int]) -> int:
     """Join four little-endian uint64 limbs into an unsigned 256-bit int."""
     return limbs[0] | limbs[1] << 64 | limbs[2] << 128 | limbs[3] << 192
+
+
+def _signed_word(limbs: list[int]) -> int:
+    """Join four little-endian uint64 limbs into a 256-bit two's complement int."""
+    value = _word(limbs)
+    return value - (1 << 256) if value >> 255 else value
 
 
 def _hash_bytes(block_hash: bytes | str) -> bytes:
@@ -100,6 +122,8 @@ class PoolTable(PoolColumns):
         self.journal = Journal(journal_depth_blocks)
         self._ticks = TickCsrCache()
         self._csr: CsrTicks | None = None
+        # V3 Swap events whose exact replay failed: that pool's fee growth became unknown
+        self.fee_growth_lost = 0
         for pool in pools:
             self.add_pool(PoolSpec(*pool))
 
@@ -137,6 +161,11 @@ class PoolTable(PoolColumns):
         row = self._require(pool_id)
         return row.v3
 
+    def v3_fee_growth(self, pool_id: int) -> FeeGrowth | None:
+        """Return the exact fee growth of a V3 pool, None when unknown."""
+        row = self._require(pool_id)
+        return row.fee_growth
+
     def _require(self, pool_id: int) -> PoolRow:
         row = self.row(pool_id)
         if row is None:
@@ -154,12 +183,18 @@ class PoolTable(PoolColumns):
     def load_snapshot(self, snapshot: SnapshotLike) -> set[int]:
         """Load every pool of a snapshot; the journal restarts at the snapshot's block."""
         loaded = set()
+        fee_growth: Mapping[int, FeeGrowth] = getattr(snapshot, "fee_growth", {})
         for pool in snapshot.pools:
             spec = PoolSpec(*pool)
+            v3 = snapshot.v3_states.get(spec.pool_id)
+            fees = fee_growth.get(spec.pool_id) if v3 is not None else None
+            if fees is not None and fees.outside.keys() != v3.ticks.keys():
+                raise ValueError(f"pool {spec.pool_id}: fee growth ticks differ from the state's")
             row = PoolRow(
                 spec=spec,
                 reserves=snapshot.reserves.get(spec.pool_id),
-                v3=snapshot.v3_states.get(spec.pool_id),
+                v3=v3,
+                fee_growth=fees,
             )
             self._put(spec.pool_id, row)
             loaded.add(spec.pool_id)
@@ -278,10 +313,12 @@ class PoolTable(PoolColumns):
             self._change(pool_id, PoolRow(spec=row.spec, reserves=reserves))
             return True
         state = row.v3
+        fees = row.fee_growth
         tick = ticks[0]
         if kind == Kind.V3_INITIALIZE:
             sqrt_price_x96 = _word(limbs[2])
             if state is None:
+                fees = initial_fee_growth()  # a new pool has no fees and no ticks yet
                 state = V3PoolState(
                     sqrt_price_x96=sqrt_price_x96,
                     tick=tick,
@@ -297,18 +334,34 @@ class PoolTable(PoolColumns):
         elif state is None:
             raise StateError(f"pool {pool_id}: {Kind(kind).name} before its Initialize")
         elif kind == Kind.V3_SWAP:
-            state = state.with_price(
-                sqrt_price_x96=_word(limbs[2]), tick=tick, liquidity=_word(limbs[3])
-            )
+            sqrt_price_x96 = _word(limbs[2])
+            liquidity = _word(limbs[3])
+            if fees is not None:
+                replayed = replay_swap_event(
+                    state,
+                    fees,
+                    _signed_word(limbs[0]),
+                    _signed_word(limbs[1]),
+                    sqrt_price_x96,
+                    tick,
+                    liquidity,
+                )
+                fees = None if replayed is None else replayed.fee_growth
+                if replayed is None:
+                    self.fee_growth_lost += 1
+            state = state.with_price(sqrt_price_x96=sqrt_price_x96, tick=tick, liquidity=liquidity)
         elif kind in (Kind.V3_MINT, Kind.V3_BURN):
             amount = _word(limbs[0])
             if amount == 0:
                 return False  # a poke: Burn(0) before collect moves no liquidity
             modify = mint if kind == Kind.V3_MINT else burn
+            before = state
             state = modify(state, ticks[1], ticks[2], amount)[0]
+            if fees is not None:
+                fees = fee_growth_after_modify(fees, before, state)
         else:
             raise StateError(f"record kind {kind} is not a pool event")
-        self._change(pool_id, PoolRow(spec=row.spec, v3=state))
+        self._change(pool_id, PoolRow(spec=row.spec, v3=state, fee_growth=fees))
         return True
 
     def _create(self, kind: int, pool_id: int, pool_address: int, ticks: tuple[int, ...]) -> bool:

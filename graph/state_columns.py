@@ -12,6 +12,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from amm_math.uniswap_v3.fee_growth import FeeGrowth
 from amm_math.uniswap_v3.pool_state import V3PoolState
 
 __all__ = ["KIND_CODE", "PoolColumns", "PoolRow", "PoolSpec"]
@@ -34,11 +35,17 @@ class PoolSpec(NamedTuple):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolRow:
-    """One pool's exact state; `reserves` (V2) or `v3` is None until the first Sync/Initialize."""
+    """One pool's exact state; `reserves` (V2) or `v3` is None until the first Sync/Initialize.
+
+    `fee_growth` is the V3 pool's exact fee growth (globals and every initialized tick's
+    outside values) when known, None when not (no snapshot of it, or an event it could not
+    follow exactly).
+    """
 
     spec: PoolSpec
     reserves: tuple[int, int] | None = None
     v3: V3PoolState | None = None
+    fee_growth: FeeGrowth | None = None
 
 
 class PoolColumns:

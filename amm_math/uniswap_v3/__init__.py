@@ -3,10 +3,18 @@
 full_math (FullMath.sol), bit_math (BitMath.sol), unsafe_math (UnsafeMath.sol), tick_math
 (TickMath.sol), sqrt_price_math (SqrtPriceMath.sol), swap_math (SwapMath.sol),
 liquidity_math (LiquidityMath.sol), tick_bitmap (TickBitmap.sol), pool_state and pool
-(UniswapV3Pool.sol swap/mint/burn). A failed `require` raises amm_math.errors.EvmRevert.
+(UniswapV3Pool.sol swap/mint/burn), fee_growth (the pool's and Tick.sol's fee growth).
+A failed `require` raises amm_math.errors.EvmRevert.
 """
 
 from amm_math.errors import EvmRevert
+from amm_math.uniswap_v3.fee_growth import (
+    FeeGrowth,
+    FeeGrowthSwap,
+    fee_growth_after_modify,
+    fee_growth_after_swap,
+    replay_swap_event,
+)
 from amm_math.uniswap_v3.full_math import mul_div, mul_div_rounding_up
 from amm_math.uniswap_v3.liquidity_math import add_delta
 from amm_math.uniswap_v3.pool import (
@@ -43,12 +51,16 @@ __all__ = [
     "MIN_SQRT_RATIO",
     "MIN_TICK",
     "EvmRevert",
+    "FeeGrowth",
+    "FeeGrowthSwap",
     "SwapResult",
     "V3PoolState",
     "add_delta",
     "apply_swap",
     "burn",
     "compute_swap_step",
+    "fee_growth_after_modify",
+    "fee_growth_after_swap",
     "get_amount0_delta",
     "get_amount0_delta_signed",
     "get_amount1_delta",
@@ -60,6 +72,7 @@ __all__ = [
     "mint",
     "mul_div",
     "mul_div_rounding_up",
+    "replay_swap_event",
     "swap",
     "tick_spacing_to_max_liquidity_per_tick",
     "ticks_from_lists",
