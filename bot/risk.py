@@ -70,7 +70,8 @@ REASONS = (
     "over_token_exposure",
 )
 OUTCOMES = ("included", "failed", "reverted", "expired", "cancelled")
-FAILURE_OUTCOMES = frozenset(("failed", "reverted", "expired"))
+# a bundle that expired unmined cost nothing (someone else won the block): not a failure
+FAILURE_OUTCOMES = frozenset(("failed", "reverted"))
 _LANDED_OUTCOMES = frozenset(("included", "reverted"))
 
 
@@ -272,8 +273,8 @@ class RiskGate:
     ) -> None:
         """Book an admitted intent's outcome; loss_wei = gas and tips lost plus any balance drop.
 
-        failed, reverted and expired count toward the consecutive failures, included resets
-        the count, cancelled leaves it. The breaker is re-evaluated afterwards.
+        failed and reverted count toward the consecutive failures, included resets the
+        count, expired and cancelled leave it. The breaker is re-evaluated afterwards.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")

@@ -40,6 +40,7 @@ from chains.mempool_ur import decode_universal_router
 from chains.records import (
     FLAG_ALLOW_REVERT,
     FLAG_AMOUNT_UNKNOWN,
+    FLAG_EXACT_OUT_PAID_FORWARD,
     FLAG_EXACT_OUTPUT,
     FLAG_FEE_ON_TRANSFER,
     FLAG_NATIVE_IN,
@@ -126,7 +127,18 @@ class PendingSwap:
             | FLAG_NATIVE_OUT * self.native_out
             | FLAG_AMOUNT_UNKNOWN * self.amount_unknown
             | FLAG_ALLOW_REVERT * self.allow_revert
+            | FLAG_EXACT_OUT_PAID_FORWARD * self.exact_out_paid_forward
         )
+
+    @property
+    def exact_out_paid_forward(self) -> bool:
+        """Return whether V2 pairs of this exact-output swap see getAmountsIn paid forward.
+
+        SwapRouter02 and UniversalRouter pay the first pair getAmountsIn(amount_out) and swap
+        that forward; Router02 asks each pair for its exact output. (V3 exact output is exact
+        per pool with every router; the flag then has no effect.)
+        """
+        return self.exact_output and self.router in ("swap_router02", "universal_router")
 
 
 class MempoolDecoder:

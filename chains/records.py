@@ -40,6 +40,7 @@ __all__ = [
     "FLAG_ALLOW_REVERT",
     "FLAG_AMOUNT_UNKNOWN",
     "FLAG_EXACT_OUTPUT",
+    "FLAG_EXACT_OUT_PAID_FORWARD",
     "FLAG_FEE_ON_TRANSFER",
     "FLAG_NATIVE_IN",
     "FLAG_NATIVE_OUT",
@@ -86,6 +87,10 @@ FLAG_NATIVE_IN = 1 << 2
 FLAG_NATIVE_OUT = 1 << 3
 FLAG_AMOUNT_UNKNOWN = 1 << 4  # a router-balance sentinel: the amount is decided on chain
 FLAG_ALLOW_REVERT = 1 << 5  # a UniversalRouter command that may fail without reverting the tx
+# an exact-output swap by a router that pays the first V2 pair getAmountsIn(amountOut) and
+# then swaps that input forward (SwapRouter02, UniversalRouter): V2 pairs then see an exact
+# input, and the output can exceed amountOut by a few wei
+FLAG_EXACT_OUT_PAID_FORWARD = 1 << 6
 
 RECORD_DTYPE = np.dtype(
     [

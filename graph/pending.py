@@ -8,25 +8,30 @@ so search and exact re-pricing run on it unchanged.
 
 A swap is applied with `amm_math`, exactly as the router would run it: exact input forward hop
 by hop; exact output backwards (each hop's input from the next hop's output: getAmountIn, or
-the V3 swap with a negative amount), then forward with those amounts. A swap that would
+the V3 swap with a negative amount), then forward with those amounts — except a V2
+exact-output swap that SwapRouter02 or UniversalRouter pays forward (getAmountsIn paid to the
+first pair, then exact input pair by pair, as those routers do). A swap that would
 revert on chain (its minimum output or maximum input not met, a pool without state, an
 amount the router decides on chain, a fee-on-transfer token) changes nothing and says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from amm_math.errors import EvmRevert
 from amm_math.uniswap_v2 import get_amount_in, get_amount_out, swap_reserves
+from amm_math.uniswap_v3.fee_growth import fee_growth_after_swap
 from amm_math.uniswap_v3.pool import apply_swap
 from amm_math.uniswap_v3.pool import swap as v3_swap
 from amm_math.uniswap_v3.pool_state import V3PoolState
 from amm_math.uniswap_v3.ticks_csr import CsrTicks
 from chains.records import (
     FLAG_AMOUNT_UNKNOWN,
+    FLAG_EXACT_OUT_PAID_FORWARD,
     FLAG_EXACT_OUTPUT,
     FLAG_FEE_ON_TRANSFER,
     Kind,
@@ -49,6 +54,8 @@ class PendingSwapSpec:
     amount_out: int  # minimum output of an exact-input swap, or the exact output
     amount_unknown: bool = False
     fee_on_transfer: bool = False
+    # a V2 exact-output swap the router pays forward (see chains.records)
+    exact_out_paid_forward: bool = False
 
     @classmethod
     def from_record(cls, record: np.void | np.ndarray) -> PendingSwapSpec:
@@ -67,6 +74,7 @@ class PendingSwapSpec:
             amount_out=get_value(record, 1),
             amount_unknown=bool(flags & FLAG_AMOUNT_UNKNOWN),
             fee_on_transfer=bool(flags & FLAG_FEE_ON_TRANSFER),
+            exact_out_paid_forward=bool(flags & FLAG_EXACT_OUT_PAID_FORWARD),
         )
 
 
@@ -125,7 +133,17 @@ class ScratchState(PoolColumns):
                 return "no_state"
             rows.append(row)
         try:
-            if swap.exact_output:
+            all_v2 = all(row.reserves is not None for row in rows)
+            if swap.exact_output and swap.exact_out_paid_forward and all_v2:
+                # the router pays getAmountsIn and swaps it forward: exact input per pair
+                paid = self._amounts_backward(rows, swap)[0]
+                if paid > swap.amount_in:
+                    return "victim_would_revert"
+                swap = dataclasses.replace(swap, exact_output=False, amount_in=paid)
+                amounts = self._amounts_forward(rows, swap)
+                if amounts[-1] < swap.amount_out:
+                    return "victim_would_revert"
+            elif swap.exact_output:
                 amounts = self._amounts_backward(rows, swap)
                 if amounts[0] > swap.amount_in:
                     return "victim_would_revert"
@@ -194,6 +212,14 @@ class ScratchState(PoolColumns):
             else:
                 assert row.v3 is not None
                 specified = -amount_out if swap.exact_output else amount_in
-                result = v3_swap(row.v3, zfo, specified)
-                out.append(PoolRow(spec=row.spec, v3=apply_swap(row.v3, result)))
+                fee_growth = None
+                if row.fee_growth is not None:
+                    # the same swap with fee growth: gas of a backrun crossing ticks needs it
+                    swapped = fee_growth_after_swap(row.v3, row.fee_growth, zfo, specified)
+                    result, fee_growth = swapped.result, swapped.fee_growth
+                else:
+                    result = v3_swap(row.v3, zfo, specified)
+                out.append(
+                    PoolRow(spec=row.spec, v3=apply_swap(row.v3, result), fee_growth=fee_growth)
+                )
         return out

@@ -9,9 +9,10 @@ A block is built the way a builder would:
 
 - public transactions keep the node's own (FIFO) order, read by mining the pool once on an
   ``evm_snapshot`` and reverting;
-- a bundle stays contiguous and in its own order; a bundle holding a pending public
-  transaction (a backrun ``[victim, ours]``) takes that transaction's place, which then is
-  not included a second time; other bundles go to the top of the block, in arrival order;
+- bundles go to the top of the block, in arrival order, each contiguous and in its own
+  order, as real builders place them before the public mempool; a bundle holding a pending
+  public transaction (a backrun ``[victim, ours]``) runs it there, and it is not included a
+  second time;
 - a bundle is all-or-nothing: the pool is dropped (``anvil_dropAllTransactions``), the raw
   transactions are resubmitted in the chosen order and the block is mined; if any bundle
   transaction was refused, left out, reverted (unless listed in ``revertingTxHashes``) or the

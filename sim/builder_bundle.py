@@ -104,12 +104,16 @@ def _value_sent_to(frame: dict[str, Any], address: str) -> int:
 def order_block(
     public: Sequence[PoolTx], active: Sequence[Bundle]
 ) -> tuple[list[tuple[PoolTx, Bundle | None]], dict[Any, str]]:
-    """Place bundles among the public transactions; return the order, or the conflicts."""
-    position = {tx.tx_hash: i for i, tx in enumerate(public)}
+    """Place bundles before the public transactions; return the order, or the conflicts.
+
+    As real builders do, bundles go first, in arrival order, each contiguous; a public
+    transaction a bundle carries (a backrun's victim) runs inside that bundle, not again in
+    the public part. A victim that needs an earlier pending transaction of its sender (a
+    nonce gap at the top of the block) makes its bundle fail, and the bundle is left out.
+    """
     claimed: dict[str, Bundle] = {}
     conflicts: dict[Any, str] = {}
     top: list[Bundle] = []
-    anchored: dict[int, Bundle] = {}
     for b in active:
         if len(set(b.tx_hashes)) != len(b.tx_hashes):
             conflicts[b.key] = "it repeats a transaction"
@@ -119,22 +123,13 @@ def order_block(
             conflicts[b.key] = f"tx {shared[0]} is in bundle {claimed[shared[0]].bundle_hash}"
             continue
         claimed.update(dict.fromkeys(b.tx_hashes, b))
-        anchors = [position[h] for h in b.tx_hashes if h in position]
-        if anchors:
-            anchored[min(anchors)] = b  # a backrun takes its victim's place
-        else:
-            top.append(b)
+        top.append(b)
     if conflicts:
         return [], conflicts
     order: list[tuple[PoolTx, Bundle | None]] = []
     for b in top:
         order += [(PoolTx(h, raw), b) for h, raw in zip(b.tx_hashes, b.raw_txs, strict=True)]
-    for i, tx in enumerate(public):
-        if i in anchored:
-            b = anchored[i]
-            order += [(PoolTx(h, raw), b) for h, raw in zip(b.tx_hashes, b.raw_txs, strict=True)]
-        elif tx.tx_hash not in claimed:
-            order.append((tx, None))
+    order += [(tx, None) for tx in public if tx.tx_hash not in claimed]
     return order, {}
 
 

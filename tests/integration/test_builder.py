@@ -92,7 +92,7 @@ async def _send(builder: LocalBuilder, txs: list[str], block: int, **kw: Any) ->
         return await client.send_bundle(txs, block, **kw)
 
 
-def test_backrun_lands_right_after_its_victim_and_not_again(
+def test_backrun_lands_at_the_top_right_after_its_victim_and_not_again(
     builder: LocalBuilder, node: AnvilProcess, rpc: HttpRpc
 ) -> None:
     ours, alice, victim, carol = wallets(rpc, node)
@@ -113,9 +113,10 @@ def test_backrun_lands_right_after_its_victim_and_not_again(
     assert len({r.bundle_hash for r in replies}) == 1
     report = builder.build_block()
     assert report.block_number == target
-    assert list(report.tx_hashes) == [a_hash, v_hash, o_hash, c_hash]  # no victim twice
+    # the bundle first, victim then ours; the public transactions after it, no victim twice
+    assert list(report.tx_hashes) == [v_hash, o_hash, a_hash, c_hash]
     outcome = report.outcome(replies[0].bundle_hash)
-    assert outcome.included and outcome.tx_indexes == (1, 2)
+    assert outcome.included and outcome.tx_indexes == (0, 1)
     assert outcome.signer == Account.from_key(REPUTATION_KEY).address
     # the next-block copy: its victim is mined already, so it is left out whole
     later = builder.build_block()

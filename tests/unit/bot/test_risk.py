@@ -325,11 +325,21 @@ def test_breaker_trips_on_consecutive_failures_and_survives_restart(
     tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     gate = make_gate(tmp_path, clock)
-    outcomes = ["failed", "reverted", "cancelled", "included", "expired", "failed", "cancelled"]
+    outcomes = [
+        "failed",
+        "reverted",
+        "cancelled",
+        "included",
+        "expired",
+        "failed",
+        "failed",
+        "cancelled",
+    ]
     for block, outcome in enumerate(outcomes, start=1):
         gate.admit(make_candidate(target_block=block), f"i{block}", input_value_wei=ETH)
         gate.settle(f"i{block}", outcome=outcome, loss_wei=0, pnl_wei=0, at_block=block)
-    assert gate.consecutive_failures == 2  # included reset it; cancelled does not count
+    # included reset it; expired (nothing lost) and cancelled do not count
+    assert gate.consecutive_failures == 2
     assert not gate.breaker_tripped
     gate.admit(make_candidate(target_block=9), "i9", input_value_wei=ETH)
     gate.settle("i9", outcome="reverted", loss_wei=0, pnl_wei=0, at_block=9)
@@ -380,7 +390,7 @@ def test_settle_refuses_unknown_intents_and_outcomes(gate: RiskGate) -> None:
 
 
 def test_rollback_undoes_a_settlement_exactly(gate: RiskGate) -> None:
-    for block, outcome in ((1, "failed"), (2, "expired")):
+    for block, outcome in ((1, "failed"), (2, "reverted")):
         gate.admit(make_candidate(target_block=block), f"f{block}", input_value_wei=ETH)
         gate.settle(
             f"f{block}", outcome=outcome, loss_wei=10**15, pnl_wei=-(10**15), at_block=block
@@ -407,7 +417,7 @@ def test_rollback_of_a_landed_revert_restores_counts(gate: RiskGate) -> None:
     with pytest.raises(ValueError, match="did not land"):
         gate.rollback("x")
     gate.rollback("r")
-    assert gate.consecutive_failures == 1
+    assert gate.consecutive_failures == 0  # the expired one never counted
     assert gate.pnl_wei == 0 and gate.loss_in_window_wei(3600) == 0
     assert gate.in_flight() == ("r",)
 

@@ -26,6 +26,7 @@ from chains.mempool_tx import fields_from_raw
 from chains.records import (
     FLAG_ALLOW_REVERT,
     FLAG_AMOUNT_UNKNOWN,
+    FLAG_EXACT_OUT_PAID_FORWARD,
     FLAG_EXACT_OUTPUT,
     FLAG_FEE_ON_TRANSFER,
     FLAG_NATIVE_IN,
@@ -307,7 +308,8 @@ def test_universal_router_exact_out_unwrap_allow_revert_and_skipped_commands() -
     assert first.exact_output and (first.amount_in, first.amount_out) == (1100, 1000)
     assert first.native_out and not first.native_in and first.recipient == UR
     assert second.hops == ((13, True),) and second.allow_revert and not second.native_out
-    assert second.flags == FLAG_EXACT_OUTPUT | FLAG_ALLOW_REVERT
+    # UniversalRouter pays a V2 exact-output swap forward (getAmountsIn, then exact input)
+    assert second.flags == FLAG_EXACT_OUTPUT | FLAG_ALLOW_REVERT | FLAG_EXACT_OUT_PAID_FORWARD
 
 
 def test_universal_router_sentinels_sub_plan_and_unknown_commands() -> None:
