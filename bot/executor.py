@@ -11,7 +11,8 @@ Order of operations for one candidate (nothing leaves the process before step 4)
    limits in force) is written to the audit log and synced to disk;
 5. the exact bundle ([victim, ours] for a backrun) is simulated against the state it targets
    (eth_callBundle at the builders); a failed simulation cancels the intent and frees the nonce;
-6. the bundle goes to every builder for the target block and the next; the replies are logged.
+6. the bundle goes to every builder for the target block and the next; the replies are logged
+   (in dry-run mode nothing is sent: the intent is closed as cancelled after simulation).
 
 Fees: max_fee_per_gas = next base fee * 9/8 (what the base fee can reach one block later) +
 priority fee; the tip is paid by the contract to the coinbase when the base token is WETH, and
@@ -123,7 +124,7 @@ class SendResult:
     """What became of one candidate at the executor."""
 
     intent_id: str
-    outcome: str  # refused | simulation_failed | sent | not_accepted
+    outcome: str  # refused | simulation_failed | dry_run | sent | not_accepted
     verdict: Verdict
     signed: SignedTx | None = None
     bundle: tuple[str, ...] = ()
@@ -148,6 +149,7 @@ class Executor:
         simulator: Simulator,
         gas_limit_margin_bps: int = 3_000,
         guard: bool = True,
+        dry_run: bool = False,
     ) -> None:
         if nonces.signer.lower() != signer.address.lower():
             raise ValueError("the nonce manager belongs to another signer")
@@ -162,6 +164,7 @@ class Executor:
         self._simulator = simulator
         self._margin_bps = gas_limit_margin_bps
         self._guard = guard
+        self.dry_run = dry_run  # everything up to simulation; nothing is sent
 
     @property
     def signer_address(self) -> str:
@@ -260,6 +263,11 @@ class Executor:
                 extra={"candidate": candidate.candidate_id, "block": target},
             )
             return SendResult(intent_id, "simulation_failed", verdict, signed, bundle, simulation)
+        if self.dry_run:
+            self._audit.record_state(intent_id, "cancelled", detail={"reason": "dry_run"})
+            self._nonces.release_unsent(intent_id)
+            self._cancel(intent_id, target)
+            return SendResult(intent_id, "dry_run", verdict, signed, bundle, simulation)
         replies = tuple(
             await self._relay.send_bundle(list(bundle), target, replacement_uuid=bundle_uuid)
         )
@@ -286,6 +294,8 @@ class Executor:
         whose target has been mined is left to settlement (receipts decide included/expired).
         """
         results = []
+        if self.dry_run:
+            return results
         for intent in self._audit.in_flight():
             if intent.signer.lower() != self._signer.address.lower():
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ class Bot:
     relay: RelayClient
     competitor: str
     builder: LocalBuilder
+    secrets: tuple[bytes, ...]
+    files: tuple[Path, ...]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,9 @@ def bot(world_cache: WorldCache, tmp_path_factory: pytest.TempPathFactory) -> It
         accounts = rpc.call("eth_accounts")
         owner = UnlockedSender(rpc, accounts[1])
         weth = manifest.contracts["weth"]
-        signer = TxSigner(os.urandom(32))
+        signer_key = os.urandom(32)
+        relay_key = os.urandom(32)
+        signer = TxSigner(signer_key)
         rpc.call("anvil_setBalance", signer.address, hex(100 * 10**18))
         executor_address = deploy_executor(owner, weth)
         set_executor(owner, executor_address, signer.address, True)
@@ -123,7 +128,7 @@ def bot(world_cache: WorldCache, tmp_path_factory: pytest.TempPathFactory) -> It
             head_block=head,
         )
         with LocalBuilder(node.http_url) as builder:
-            relay = RelayClient([builder.url], os.urandom(32))
+            relay = RelayClient([builder.url], relay_key)
             executor = Executor(
                 signer=signer,
                 chain_id=manifest.chain_id,
@@ -147,6 +152,8 @@ def bot(world_cache: WorldCache, tmp_path_factory: pytest.TempPathFactory) -> It
                 relay=relay,
                 competitor=accounts[4],
                 builder=builder,
+                secrets=(signer_key, relay_key),
+                files=(tmp / "audit.sqlite", tmp / "risk.json"),
             )
         audit.close()
 
@@ -180,8 +187,15 @@ def _competitor_raw(bot: Bot, candidate: Candidate, key: bytes, nonce: int) -> b
     return bytes(Account.sign_transaction(tx, key).raw_transaction)
 
 
-def test_money_is_right_under_contention(bot: Bot) -> None:
-    asyncio.run(_contention(bot))
+def test_money_is_right_under_contention(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(_contention(bot))
+    # no key in any log line, exception text, audit row or risk state of the whole run
+    texts = [caplog.text.lower(), *(r.getMessage().lower() for r in caplog.records)]
+    blobs = [path.read_bytes() for path in bot.files]
+    for key in bot.secrets:
+        assert key.hex() not in "".join(texts)
+        assert all(key not in blob and key.hex().encode() not in blob for blob in blobs)
 
 
 async def _contention(bot: Bot) -> None:
