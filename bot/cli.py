@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import executor_cmd
+from bot.risk_cmd import add_risk_parser
 from bot.state_verify import verify_state
 from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
 from chains.config import Profile, load_chain_config, load_profile
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path)
     check.set_defaults(func=_cmd_check_config)
     _executor_parser(sub)
+    add_risk_parser(sub)
     return parser
 
 
