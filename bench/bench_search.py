@@ -1,20 +1,22 @@
 """Benchmark: the cycle search, a full pass over 1M V2 3-cycles and incremental after a block.
 
 Part 1, full evaluation: a V2-only graph (`search_graphs.v2_dense_graph`, about 1M WETH-based
-3-cycles) evaluated over every cycle id by `CycleSearch.evaluate` and by the `evaluate_cycles`
-kernel with preallocated outputs. Baselines in the same run: the closed form in Python floats
-on a sample of cycles, and a bare closed-form numba kernel (no state, kind, gas or net
-bookkeeping). Every entry is time per cycle, so ratios compare per-cycle costs. Two
-experimental copies of the kernel show where its time goes: the V2 closed form computed
-inline (`cycle_optimum_f` called only for cycles with a V3 hop), with int64 and int32 pools.
+3-cycles) evaluated over every cycle id by `CycleSearch.evaluate` and by the kernels it runs
+(`fill_records` + `evaluate_cycles`) with preallocated outputs. Baselines in the same run: the
+closed form in Python floats on a sample of cycles, and a bare closed-form numba kernel (no
+state, kind, gas or net bookkeeping). Every entry is time per cycle, so ratios compare
+per-cycle costs.
 
 Part 2, incremental: a mainnet-shaped graph (`search_graphs.mainnet_graph`, 50k pools, bases
 WETH and USDC, max_hops 3) and 200 changed pools per block, drawn uniformly or by activity
 (probability proportional to the geometric mean of the pool's two token degrees, so hub pools
-are touched most). Each run is `CycleSearch.touched` on a fresh draw, `touching` included.
-Baselines on the same graph: networkx `negative_edge_cycle` on -log best rates per direction,
-and the Python closed form on the touched cycles (in-range V3 only, so it underestimates
-Python's cost where a V3 optimum crosses ticks). Also: `full_pass` (numba Bellman-Ford),
+are touched most). Each run is `CycleSearch.touched` on a fresh draw, `touching` included;
+`CycleSet.touching` is also timed alone. The kernel's cost is split over the touched cycles
+by what they need: screened out at marginal rates, profitable within the current V3 ranges,
+or crossing ticks at the optimum. Baselines on the same graph: networkx `negative_edge_cycle`
+on -log best rates per direction, and the Python closed form on the touched cycles (in-range
+V3 only, so it underestimates Python's cost where a V3 optimum crosses ticks). Also:
+`full_pass` (numba Bellman-Ford, stopping at the first round that yields a negative cycle),
 CycleSet construction and `add_pool`.
 """
 
@@ -34,7 +36,15 @@ from bench.harness import Report, Sample, measure
 from bench.search_graphs import SyntheticGraph, mainnet_graph, v2_dense_graph
 from graph.cycles import CycleSet
 from graph.search import CycleSearch, SearchParams, base_values
-from graph.search_kernels import KIND_V2, KIND_V3, cycle_optimum_f, evaluate_cycles
+from graph.search_kernels import (
+    KIND_V2,
+    KIND_V3,
+    MAX_HOPS,
+    RECORD_WIDTH,
+    evaluate_cycles,
+    fill_records,
+    pack_hops,
+)
 from graph.state import PoolTable
 
 CHANGED_POOLS = 200
@@ -87,123 +97,6 @@ def _bare_v2_closed_form(cycle_ids, cyc_pools, cyc_zfo, cyc_len, fee_pips, r0, r
     return found
 
 
-@numba.njit(cache=True, nogil=True)
-def _evaluate_inline_v2(
-    cycle_ids,
-    cyc_pools,
-    cyc_zfo,
-    cyc_len,
-    cyc_base,
-    kind,
-    fee_pips,
-    has_state,
-    r0,
-    r1,
-    sqrt_price,
-    liquidity,
-    tick,
-    ticks,
-    nets,
-    sqrts,
-    tick_start,
-    base_value_wei,
-    gas_coeffs,
-    gas_price_wei,
-    tip_share,
-    out_amount_in,
-    out_profit,
-    out_ticks,
-    out_gas_units,
-    out_net_wei,
-):
-    """Experimental copy of `evaluate_cycles`: the hop maps composed in the first loop.
-
-    Same outputs; `cycle_optimum_f` (a call with 15 array arguments) runs only for cycles
-    with a V3 hop, and a cycle unprofitable at its marginal rates is dropped before it.
-    """
-    found = 0
-    for i in range(cycle_ids.shape[0]):
-        c = cycle_ids[i]
-        usable = True
-        n_v3 = 0
-        parked = 0
-        p_acc = 1.0
-        q_acc = 1.0
-        r_acc = 0.0
-        for h in range(cyc_len[c]):
-            pool = cyc_pools[c, h]
-            if not has_state[pool]:
-                usable = False
-            g = (_FEE_DENOMINATOR - fee_pips[pool]) / _FEE_DENOMINATOR
-            if kind[pool] == KIND_V3:
-                n_v3 += 1
-                if h > 0:
-                    parked += 1
-                s = sqrt_price[pool]
-                liq = liquidity[pool]
-                if cyc_zfo[c, h]:
-                    p, q = g * liq * s, liq / s
-                else:
-                    p, q = g * liq / s, liq * s
-            elif cyc_zfo[c, h]:
-                p, q = g * r1[pool], r0[pool]
-            else:
-                p, q = g * r0[pool], r1[pool]
-            r_acc = q * r_acc + g * p_acc
-            p_acc *= p
-            q_acc *= q
-        out_amount_in[i] = 0.0
-        out_profit[i] = 0.0
-        out_ticks[i] = 0
-        out_gas_units[i] = 0.0
-        out_net_wei[i] = -np.inf
-        if not usable or not (p_acc > q_acc) or not (r_acc > 0.0) or not (q_acc > 0.0):
-            continue
-        if n_v3 == 0:
-            root_p = math.sqrt(p_acc)
-            root_q = math.sqrt(q_acc)
-            a = root_q * (root_p - root_q) / r_acc
-            profit = (root_p - root_q) * (root_p - root_q) / r_acc
-            crossed = 0
-        else:
-            a, profit, crossed = cycle_optimum_f(
-                c,
-                cyc_pools,
-                cyc_zfo,
-                cyc_len,
-                kind,
-                fee_pips,
-                r0,
-                r1,
-                sqrt_price,
-                liquidity,
-                tick,
-                ticks,
-                nets,
-                sqrts,
-                tick_start,
-            )
-        if profit <= 0.0:
-            continue
-        found += 1
-        n_v2 = cyc_len[c] - n_v3
-        gas_units = (
-            gas_coeffs[0]
-            + n_v2 * gas_coeffs[1]
-            + n_v3 * gas_coeffs[2]
-            + crossed * gas_coeffs[3]
-            + parked * gas_coeffs[4]
-        )
-        margin = profit * base_value_wei[cyc_base[c]] - gas_units * gas_price_wei
-        tip = margin * tip_share if margin > 0.0 else 0.0
-        out_amount_in[i] = a
-        out_profit[i] = profit
-        out_ticks[i] = crossed
-        out_gas_units[i] = gas_units
-        out_net_wei[i] = margin - tip
-    return found
-
-
 def _python_closed_form(
     rows: list[list[int]],
     zfos: list[list[bool]],
@@ -250,14 +143,23 @@ def _load(graph: SyntheticGraph) -> PoolTable:
     return table
 
 
-def _kernel_args(cycles: CycleSet, table: PoolTable, values: np.ndarray) -> tuple:
-    """Return the arguments of `evaluate_cycles` after cycle_ids and before the outputs."""
+def _kernel_run(
+    cycles: CycleSet, table: PoolTable, values: np.ndarray
+) -> Callable[[np.ndarray, tuple[np.ndarray, ...]], int]:
+    """Return a function running `fill_records` + `evaluate_cycles` on ids into outputs.
+
+    The records are filled for the given ids at a fresh epoch each run, as
+    `CycleSearch.evaluate` does, into scratch of the same layout (hop codes, 64-byte aligned
+    pool records).
+    """
     csr = table.csr()
-    return (
-        cycles.pools,
-        cycles.zero_for_one,
-        cycles.length,
-        cycles.base,
+    n_pools = cycles.n_pools
+    hops = np.empty((cycles.n_cycles, MAX_HOPS), dtype=np.int32)
+    pack_hops(cycles.pools, cycles.zero_for_one, cycles.length, 0, cycles.n_cycles, hops)
+    buffer = np.full(n_pools * RECORD_WIDTH + 8, np.nan)
+    offset = (-buffer.ctypes.data % 64) // 8
+    records = buffer[offset : offset + n_pools * RECORD_WIDTH].reshape(n_pools, RECORD_WIDTH)
+    columns = (
         table.kind,
         table.fee_pips,
         table.has_state,
@@ -265,6 +167,8 @@ def _kernel_args(cycles: CycleSet, table: PoolTable, values: np.ndarray) -> tupl
         table.reserve1_f,
         table.sqrt_price_f,
         table.liquidity_f,
+    )
+    rest = (
         table.tick,
         csr.ticks,
         csr.liquidity_net,
@@ -275,6 +179,18 @@ def _kernel_args(cycles: CycleSet, table: PoolTable, values: np.ndarray) -> tupl
         float(_PARAMS.gas_price_wei),
         _PARAMS.tip_share_bps / 10_000.0,
     )
+    epoch = [0.0]
+
+    def run(ids: np.ndarray, out: tuple[np.ndarray, ...]) -> int:
+        epoch[0] += 1.0
+        all_pools = ids.shape[0] > n_pools / 16
+        head = [c[:n_pools] for c in columns]
+        fill_records(epoch[0], records, all_pools, ids, hops, *head)
+        return int(
+            evaluate_cycles(ids, hops, cycles.base, records, epoch[0], *columns, *rest, *out)
+        )
+
+    return run
 
 
 def _outputs(n: int) -> tuple[np.ndarray, ...]:
@@ -329,8 +245,8 @@ def _full_evaluation(report: Report) -> None:
     ids = np.arange(n, dtype=np.int64)
     values = np.zeros(cycles.n_tokens)
     values[0] = 1.0
-    args = _kernel_args(cycles, table, values)
     search = CycleSearch(cycles)
+    kernel_run = _kernel_run(cycles, table, values)
     weth_value = {0: Fraction(1)}
 
     rng = np.random.default_rng(7)
@@ -346,20 +262,13 @@ def _full_evaluation(report: Report) -> None:
         repeats=repeats,
     )  # fmt: skip
     kernel_out = _outputs(n)
-    kernel = measure(lambda: evaluate_cycles(ids, *args, *kernel_out), repeats=repeats)
+    kernel = measure(lambda: kernel_run(ids, kernel_out), repeats=repeats)
     evaluation = search.evaluate(table, ids, weth_value, _PARAMS)
     searched = measure(lambda: search.evaluate(table, ids, weth_value, _PARAMS), repeats=repeats)
-    inline_out = _outputs(n)
-    inline = measure(lambda: _evaluate_inline_v2(ids, *args, *inline_out), repeats=repeats)
-    pools32 = cycles.pools.astype(np.int32)
-    args32 = (pools32, *args[1:])
-    inline32_out = _outputs(n)
-    inline32 = measure(lambda: _evaluate_inline_v2(ids, *args32, *inline32_out), repeats=repeats)
 
-    # every variant computes the same optimum
+    # every variant computes the same optimum (the bare kernel's per-hop r differs in rounding)
     assert np.array_equal(kernel_out[1], evaluation.profit_f)
-    for out in (inline_out, inline32_out):
-        assert np.array_equal(out[1], kernel_out[1]) and np.array_equal(out[4], kernel_out[4])
+    assert np.array_equal(kernel_out[4], evaluation.net_wei_f)
     assert np.allclose(out_p, kernel_out[1], rtol=1e-12, atol=0.0)
 
     py_name = "full: python closed form (sample)"
@@ -369,23 +278,13 @@ def _full_evaluation(report: Report) -> None:
     )
     _add_per_cycle(report, bare_name, _per_cycle(bare, n), py_name, "no bookkeeping")
     _add_per_cycle(
-        report, "full: evaluate_cycles kernel", _per_cycle(kernel, n), bare_name, "prealloc out"
+        report,
+        "full: evaluate_cycles kernel",
+        _per_cycle(kernel, n),
+        bare_name,
+        "fill_records + evaluate_cycles, prealloc out",
     )
     _add_per_cycle(report, "full: CycleSearch.evaluate", _per_cycle(searched, n), bare_name)
-    _add_per_cycle(
-        report,
-        "full: exp. kernel, V2 closed form inline",
-        _per_cycle(inline, n),
-        bare_name,
-        "experimental copy, same outputs",
-    )
-    _add_per_cycle(
-        report,
-        "full: exp. kernel, inline + int32 pools",
-        _per_cycle(inline32, n),
-        bare_name,
-        "experimental copy, same outputs",
-    )
     report.add_value("full: cycles evaluated", n, "cycles", f"{three_hop:,} of them 3-hop")
     report.add_value("full: profitable (gross)", evaluation.profitable, "cycles")
     report.add_value(
@@ -462,8 +361,8 @@ def _incremental(report: Report) -> None:
         "activity": activity / activity.sum(),
     }
     rng = np.random.default_rng(11)
-    per_draw: dict[str, tuple[Sample, list[int], Sample]] = {}
-    profiles: dict[str, tuple[Sample, Sample, str]] = {}
+    per_draw: dict[str, tuple[Sample, list[int], Sample, Sample]] = {}
+    profiles: dict[str, tuple[Sample, dict[str, Sample], str]] = {}
     for label, weights in draws.items():
 
         def draw(weights: np.ndarray | None = weights) -> np.ndarray:
@@ -472,6 +371,7 @@ def _incremental(report: Report) -> None:
         for _ in range(3):  # warm-up: compilation, first touches of the arrays
             search.touched(table, draw(), values, _PARAMS)
         times: list[float] = []
+        touching_times: list[float] = []
         counts: list[int] = []
         union: list[np.ndarray] = []
         for _ in range(runs):
@@ -479,6 +379,7 @@ def _incremental(report: Report) -> None:
             elapsed, evaluation = _timed(
                 lambda c=changed: search.touched(table, c, values, _PARAMS)
             )
+            touching_times.append(_timed(lambda c=changed: cycles.touching(c))[0])
             times.append(elapsed)
             counts.append(len(evaluation))  # type: ignore[arg-type]
             if len(union) < 5:
@@ -488,8 +389,13 @@ def _incremental(report: Report) -> None:
             touched_ids, size=min(touched_ids.shape[0], report.pick(20_000, 2_000)), replace=False
         )
         py_sample, _ = _python_per_cycle(cycles, table, sample_ids, report.pick(3, 1))
-        per_draw[label] = (Sample.from_times(times), counts, py_sample)
-        profiles[label] = _profile_touched(report, cycles, table, values, touched_ids)
+        per_draw[label] = (
+            Sample.from_times(times),
+            counts,
+            py_sample,
+            Sample.from_times(touching_times),
+        )
+        profiles[label] = _profile_touched(report, search, table, values, touched_ids)
 
     nx_name = "networkx negative_edge_cycle"
     report.add(nx_name, nx_sample, note=f"{digraph.number_of_edges():,} best-rate edges")
@@ -499,7 +405,7 @@ def _incremental(report: Report) -> None:
         baseline=nx_name,
         note=f"{len(negative)} negative cycles reported",
     )
-    for label, (sample, counts, py_sample) in per_draw.items():
+    for label, (sample, counts, py_sample, touching_sample) in per_draw.items():
         cycles_total = sum(counts)
         report.add(
             f"touched {CHANGED_POOLS} {label}: per block",
@@ -507,21 +413,27 @@ def _incremental(report: Report) -> None:
             baseline=nx_name,
             note=f"{sample.n} draws, touching included",
         )
+        report.add(
+            f"touching {CHANGED_POOLS} {label}: CycleSet.touching",
+            touching_sample,
+            note="the touched cycle ids alone, same draws",
+        )
         py_name = f"touched {label}: python closed form (sample)"
         _add_per_cycle(report, py_name, py_sample, note="per cycle, V3 in range only")
         pairs = zip(sample.times_s, counts, strict=True)
         per_cycle = Sample.from_times(t / k for t, k in pairs if k)
         _add_per_cycle(report, f"touched {label}: numba per cycle", per_cycle, py_name)
-        kernel_pc, inline_pc, mix = profiles[label]
+        kernel_pc, by_need, mix = profiles[label]
         kernel_name = f"touched {label}: evaluate_cycles on 5 draws' cycles"
         _add_per_cycle(report, kernel_name, kernel_pc, py_name, mix)
-        _add_per_cycle(
-            report,
-            f"touched {label}: exp. kernel, V2 closed form inline",
-            inline_pc,
-            kernel_name,
-            "experimental copy, same outputs",
-        )
+        for need, need_sample in by_need.items():
+            _add_per_cycle(
+                report,
+                f"touched {label}: kernel per cycle, {need}",
+                need_sample,
+                kernel_name,
+                "the 5 draws' cycles of this kind alone",
+            )
         report.add_value(f"touched {label}: p50", sample.percentile(50), "s")
         report.add_value(f"touched {label}: p99", sample.percentile(99), "s")
         c = np.array(counts)
@@ -569,28 +481,43 @@ def _incremental(report: Report) -> None:
 
 
 def _profile_touched(
-    report: Report, cycles: CycleSet, table: PoolTable, values: dict[int, Fraction], ids: np.ndarray
-) -> tuple[Sample, Sample, str]:
-    """Time the kernel and its inline copy on `ids`; describe what the cycles need."""
+    report: Report,
+    search: CycleSearch,
+    table: PoolTable,
+    values: dict[int, Fraction],
+    ids: np.ndarray,
+) -> tuple[Sample, dict[str, Sample], str]:
+    """Time the kernels on `ids` and on each kind of cycle among them; describe the mix."""
+    cycles = search.cycles
     dense = np.zeros(cycles.n_tokens)
     for token, value in values.items():
         dense[token] = float(value)
-    args = _kernel_args(cycles, table, dense)
+    kernel_run = _kernel_run(cycles, table, dense)
     n = ids.shape[0]
     repeats = report.pick(5, 2)
-    kernel_out, inline_out = _outputs(n), _outputs(n)
-    kernel = measure(lambda: evaluate_cycles(ids, *args, *kernel_out), repeats=repeats)
-    inline = measure(lambda: _evaluate_inline_v2(ids, *args, *inline_out), repeats=repeats)
-    assert np.array_equal(kernel_out[1], inline_out[1])
-    with_v3 = (table.kind[np.maximum(cycles.pools[ids], 0)] == KIND_V3) & (cycles.pools[ids] >= 0)
-    has_v3 = with_v3.any(axis=1)
+    kernel_out = _outputs(n)
+    kernel = measure(lambda: kernel_run(ids, kernel_out), repeats=repeats)
     profitable = kernel_out[1] > 0.0
     crossing = kernel_out[2] > 0
+    by_need: dict[str, Sample] = {}
+    for need, mask in (
+        ("screened out", ~profitable),
+        ("profitable in range", profitable & ~crossing),
+        ("crossing ticks", crossing),
+    ):
+        subset = np.ascontiguousarray(ids[mask])
+        if subset.shape[0] == 0:
+            continue
+        out = _outputs(subset.shape[0])
+        sample = measure(lambda s=subset, o=out: kernel_run(s, o), repeats=repeats)
+        by_need[need] = _per_cycle(sample, subset.shape[0])
+    with_v3 = (table.kind[np.maximum(cycles.pools[ids], 0)] == KIND_V3) & (cycles.pools[ids] >= 0)
+    has_v3 = with_v3.any(axis=1)
     mix = (
         f"{n:,} cycles: {has_v3.mean():.0%} with a V3 hop, {profitable.mean():.1%} profitable "
         f"gross, {crossing.mean():.1%} crossing ticks at the optimum"
     )
-    return _per_cycle(kernel, n), _per_cycle(inline, n), mix
+    return _per_cycle(kernel, n), by_need, mix
 
 
 def _add_pool_samples(report: Report, graph: SyntheticGraph, cycles: CycleSet) -> None:

@@ -28,7 +28,17 @@ import numpy as np
 
 from amm_math.uniswap_v3.ticks_csr import CsrTicks
 from graph.cycles import CycleSet
-from graph.search_kernels import KIND_V2, KIND_V3, evaluate_cycles, negative_cycles
+from graph.search_kernels import (
+    KIND_V2,
+    KIND_V3,
+    MAX_HOPS,
+    RECORD_WIDTH,
+    evaluate_cycles,
+    fill_records,
+    negative_cycles,
+    pack_hops,
+    sort_by_mark,
+)
 
 __all__ = [
     "ColumnView",
@@ -173,12 +183,62 @@ def base_values(
     return out
 
 
+# a touched set above this share of all cycles is put in cycle id order (a pass over a mark
+# per cycle) before the kernel reads it: its rows are then read in memory order
+_SORT_SHARE = 1 / 32
+# from this many cycle ids per pool id on, every pool record is filled in one ordered pass
+# before the kernel runs, rather than by the kernel on first use (a gather per column)
+_FILL_ALL_SHARE = 1 / 16
+
+
+def _aligned_records(n_pools: int) -> np.ndarray:
+    """Return float64[n_pools, RECORD_WIDTH] of NaN whose rows start on 64-byte lines."""
+    buffer = np.full(n_pools * RECORD_WIDTH + 8, np.nan)
+    offset = (-buffer.ctypes.data % 64) // 8
+    return buffer[offset : offset + n_pools * RECORD_WIDTH].reshape(n_pools, RECORD_WIDTH)
+
+
 class CycleSearch:
-    """Screens cycles with the numba kernels; owns nothing but its output buffers."""
+    """Screens cycles with the numba kernels; keeps scratch that lives across calls.
+
+    The scratch: the cycles as int32 hop codes (`pack_hops`, extended as the CycleSet grows;
+    its rows never change), one record per pool id that each kernel call refills for the
+    pools it reads (told apart by a per-call epoch), base values by token id and a mark per
+    cycle. Not for use by two threads at once.
+    """
 
     def __init__(self, cycles: CycleSet) -> None:
         self.cycles = cycles
         self.evaluated_total = 0  # cycles evaluated since start (metrics read it)
+        self._hops = np.empty((0, MAX_HOPS), dtype=np.int32)
+        self._n_packed = 0
+        self._records = np.empty((0, RECORD_WIDTH), dtype=np.float64)
+        self._epoch = 0.0
+        self._values = np.zeros(0, dtype=np.float64)
+        self._cycle_mark = np.zeros(0, dtype=np.uint8)
+        self._sync()
+
+    def _sync(self) -> None:
+        """Pack cycles added since the last call; grow the per-pool and per-token scratch."""
+        cycles = self.cycles
+        n = cycles.n_cycles
+        if n > self._hops.shape[0]:
+            hops = np.empty((max(n, 2 * self._hops.shape[0]), MAX_HOPS), dtype=np.int32)
+            hops[: self._n_packed] = self._hops[: self._n_packed]
+            self._hops = hops
+            self._cycle_mark = np.zeros(hops.shape[0], dtype=np.uint8)
+        if n > self._n_packed:
+            if cycles.n_pools >= 2**30:
+                raise ValueError("pool ids must stay below 2**30 to pack into int32 hop codes")
+            pack_hops(
+                cycles.pools, cycles.zero_for_one, cycles.length, self._n_packed, n, self._hops
+            )
+            self._n_packed = n
+        if cycles.n_pools > self._records.shape[0]:
+            # no epoch equals NaN: every record is filled on first use
+            self._records = _aligned_records(max(cycles.n_pools, 2 * self._records.shape[0]))
+        if cycles.n_tokens > self._values.shape[0]:
+            self._values = np.zeros(max(cycles.n_tokens, 2 * self._values.shape[0]))
 
     def _columns(self, view: ColumnView) -> tuple[np.ndarray, ...]:
         n = self.cycles.n_pools
@@ -211,10 +271,35 @@ class CycleSearch:
     ) -> Evaluation:
         """Run the kernel over `cycle_ids`; cycles whose base has no value get net -inf."""
         ids = np.ascontiguousarray(cycle_ids, dtype=np.int64)
+        if ids.shape[0] and (ids.min() < 0 or ids.max() >= self.cycles.n_cycles):
+            raise IndexError(f"cycle ids must be in 0..{self.cycles.n_cycles - 1}")
+        return self._evaluate(view, ids, base_value_wei, params)
+
+    def _evaluate(
+        self,
+        view: ColumnView,
+        ids: np.ndarray,
+        base_value_wei: dict[int, Fraction],
+        params: SearchParams,
+    ) -> Evaluation:
+        """Run the kernel over valid int64 cycle ids."""
         n = ids.shape[0]
-        values = np.zeros(self.cycles.n_tokens, dtype=np.float64)
+        self._sync()
+        values = self._values
+        values[:] = 0.0
         for token, value in base_value_wei.items():
             values[token] = float(value)
+        self._epoch += 1.0
+        columns = self._columns(view)
+        n_pools = self.cycles.n_pools
+        fill_records(
+            self._epoch,
+            self._records,
+            n > _FILL_ALL_SHARE * n_pools,
+            ids,
+            self._hops,
+            *(column[:n_pools] for column in columns[:7]),
+        )
         out = (
             np.empty(n),
             np.empty(n),
@@ -224,11 +309,11 @@ class CycleSearch:
         )
         found = evaluate_cycles(
             ids,
-            self.cycles.pools,
-            self.cycles.zero_for_one,
-            self.cycles.length,
+            self._hops,
             self.cycles.base,
-            *self._columns(view),
+            self._records,
+            self._epoch,
+            *columns,
             values,
             np.ascontiguousarray(params.gas_coeffs, dtype=np.float64),
             float(params.gas_price_wei),
@@ -245,8 +330,12 @@ class CycleSearch:
         base_value_wei: dict[int, Fraction],
         params: SearchParams,
     ) -> Evaluation:
-        """Evaluate every cycle through any changed pool."""
-        return self.evaluate(view, self.cycles.touching(changed_pools), base_value_wei, params)
+        """Evaluate every cycle through any changed pool (in cycle id order when many)."""
+        ids = self.cycles.touching(changed_pools)
+        if ids.shape[0] > _SORT_SHARE * self.cycles.n_cycles:
+            self._sync()
+            ids = sort_by_mark(ids, self._cycle_mark)
+        return self._evaluate(view, ids, base_value_wei, params)
 
     def top(self, evaluation: Evaluation, params: SearchParams) -> list[Screened]:
         """Return up to top_k screened cycles by net profit, no two sharing a pool.

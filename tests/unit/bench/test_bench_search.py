@@ -40,6 +40,8 @@ def test_report_holds_every_section(tiny_result: dict) -> None:
         "full_pass (numba Bellman-Ford)",
         "touched 20 uniform: per block",
         "touched 20 activity: per block",
+        "touching 20 uniform: CycleSet.touching",
+        "touching 20 activity: CycleSet.touching",
         "touched uniform: p50",
         "touched activity: p99",
         "CycleSet construction",
@@ -59,6 +61,11 @@ def test_samples_have_baselines_and_cycle_throughput(tiny_result: dict) -> None:
     )
     assert by_name["touched 20 uniform: per block"]["baseline"] == "networkx negative_edge_cycle"
     assert by_name["touched 20 activity: per block"]["n"] == 3
+    assert by_name["touching 20 uniform: CycleSet.touching"]["n"] == 3
+    profile = by_name["touched uniform: evaluate_cycles on 5 draws' cycles"]
+    assert profile["throughput"]["unit"] == "cycles/s"
+    screened = by_name["touched uniform: kernel per cycle, screened out"]
+    assert screened["baseline"] == "touched uniform: evaluate_cycles on 5 draws' cycles"
     evaluated = by_name["full: cycles evaluated"]["value"]
     assert evaluated == 2 * 4 * (12 * 11 // 2) + 2 * 12  # 3-cycles, 2-cycles via parallel pools
 
