@@ -75,6 +75,11 @@ _REC_CAPACITY_ZERO_FOR_ONE = 11
 _REC_WALK_EPOCH = 12
 RECORD_WIDTH = 16  # two 64-byte cache lines per pool
 
+# Helpers called per cycle or per hop with array arguments run without numba's reference
+# counting: with it each array argument costs an atomic increment and decrement per call,
+# more than these bodies. They allocate nothing and keep no array past the call.
+_helper = numba.njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+
 
 @numba.njit(cache=True, nogil=True, fastmath=False)
 def _hop_map(kind, fee_pips, r0, r1, sqrt_price, liquidity, pool, zfo):
@@ -91,7 +96,7 @@ def _hop_map(kind, fee_pips, r0, r1, sqrt_price, liquidity, pool, zfo):
     return g * liq / s, liq * s, g
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _hop_out(state, pool, zfo, amount):
     """Return (amount out, initialized ticks crossed) of selling `amount` into one pool."""
     kind, fee_pips, r0, r1, sqrt_price, liquidity, tick, ticks, nets, sqrts, tick_start = state
@@ -115,7 +120,7 @@ def _hop_out(state, pool, zfo, amount):
     return out, crossed
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _chain_out(hop_pools, hop_zfo, n_hops, state, amount_in):
     """Return (final amount out, ticks crossed) of selling `amount_in` along the hops."""
     amount = amount_in
@@ -167,7 +172,7 @@ def v3_range_capacity(sqrt_price, liquidity, current_tick, ticks, sqrts, start, 
     return need_less_fee
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _in_range_out(hop_pools, hop_zfo, n_hops, state, amount_in):
     """Return (final amount out, True) of selling `amount_in` along the hops; (0, False) when
     a V3 hop would leave its range.
@@ -209,7 +214,7 @@ def _in_range_out(hop_pools, hop_zfo, n_hops, state, amount_in):
     return amount, True
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _piecewise_optimum(hop_pools, hop_zfo, n_hops, state, fs, js):
     """Return the input maximizing chain output - input of cycle c, over tick crossings.
 
@@ -323,7 +328,7 @@ def _piecewise_optimum(hop_pools, hop_zfo, n_hops, state, fs, js):
     return a_base
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _crossing_optimum(hop_pools, hop_zfo, n_hops, state, fs, js):
     """Return (amount_in, gross profit, ticks crossed) of a cycle whose closed-form optimum
     leaves a V3 range: the piecewise optimum, priced by the float swap walk."""
@@ -466,7 +471,7 @@ def fill_records(
         records[pool, _REC_FEE_PIPS] = fee
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _fill_walk_record(pool, epoch, records, state):
     """Write a V3 pool's walk columns: sqrt price, liquidity, range capacity each way."""
     _, _, _, _, sqrt_price, liquidity, tick, ticks, _, sqrts, tick_start = state
@@ -484,7 +489,7 @@ def _fill_walk_record(pool, epoch, records, state):
     records[pool, _REC_WALK_EPOCH] = epoch
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _in_range_out_records(hop_pools, hop_zfo, n_hops, records, epoch, state, amount_in):
     """`_in_range_out` reading the pools' records (filled this call) instead of the columns.
 
@@ -671,7 +676,7 @@ def _edge_weights(pool_token0, kind, fee_pips, has_state, r0, r1, sqrt_price, li
     return w
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@_helper
 def _pred_source(pool_token0, pool_token1, pred_pool, pred_dir, v):
     """Return the token the predecessor edge of v comes from."""
     p = pred_pool[v]
