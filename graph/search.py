@@ -14,7 +14,8 @@ with the tip a configured share of what is left after gas. The value of a base t
 than WETH is the mid price of its deepest pool against WETH in the same view.
 
 `full_pass` runs Bellman-Ford on -log marginal rates over the whole graph and reports the
-negative cycles it finds, including ones longer than the enumerated length.
+negative cycles it finds, including ones longer than the enumerated length; it stops at the
+first relaxation round whose predecessor graph holds one.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def base_values(
 # per cycle) before the kernel reads it: its rows are then read in memory order
 _SORT_SHARE = 1 / 32
 # from this many cycle ids per pool id on, every pool record is filled in one ordered pass
-# before the kernel runs, rather than by the kernel on first use (a gather per column)
+# over the columns, rather than pool by pool along the cycles' hops (a gather per column)
 _FILL_ALL_SHARE = 1 / 16
 
 

@@ -582,9 +582,6 @@ def evaluate_cycles(
     found = 0
     for i in range(cycle_ids.shape[0]):
         c = cycle_ids[i]
-        n_hops = 0
-        n_v3 = 0
-        parked = 0
         p_acc = 1.0
         q_acc = 1.0
         r_acc = 0.0
@@ -596,14 +593,9 @@ def evaluate_cycles(
             column = 2 * (code & 1)  # the record's (P, Q) of this direction
             p = records[pool, column]
             q = records[pool, column + 1]
-            if records[pool, _REC_V3] != 0.0:
-                n_v3 += 1
-                if h > 0:
-                    parked += 1
             r_acc = q * r_acc + records[pool, _REC_G] * p_acc
             p_acc *= p
             q_acc *= q
-            n_hops += 1
         if not (p_acc > q_acc) or not (r_acc > 0.0) or not (q_acc > 0.0):
             out_amount_in[i] = 0.0
             out_profit[i] = 0.0
@@ -611,6 +603,21 @@ def evaluate_cycles(
             out_gas_units[i] = 0.0
             out_net_wei[i] = -np.inf
             continue
+        # what only a profitable cycle needs: its hops and their kinds
+        n_hops = 0
+        n_v3 = 0
+        parked = 0
+        for h in range(MAX_HOPS):
+            code = hops[c, h]
+            if code < 0:
+                break
+            hop_pools[h] = code >> 1
+            hop_zfo[h] = (code & 1) == 1
+            if records[code >> 1, _REC_V3] != 0.0:
+                n_v3 += 1
+                if h > 0:
+                    parked += 1
+            n_hops += 1
         root_p = math.sqrt(p_acc)
         root_q = math.sqrt(q_acc)
         a = root_q * (root_p - root_q) / r_acc
@@ -618,9 +625,6 @@ def evaluate_cycles(
             profit = (root_p - root_q) * (root_p - root_q) / r_acc
             crossed = 0
         else:
-            for h in range(n_hops):
-                hop_pools[h] = hops[c, h] >> 1
-                hop_zfo[h] = (hops[c, h] & 1) == 1
             out, in_range = _in_range_out_records(
                 hop_pools, hop_zfo, n_hops, records, epoch, state, a
             )
