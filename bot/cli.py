@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import executor_cmd
+from bot.app import RunOptions, run_bot
+from bot.demo import run_bot_demo
 from bot.risk_cmd import add_risk_parser
 from bot.state_verify import verify_state
 from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
@@ -115,7 +117,7 @@ def _print_demo(console: Console, result: DemoResult) -> None:
     )
 
 
-def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+def _cmd_world_traffic(args: argparse.Namespace, console: Console) -> int:
     spec = args.spec or default_spec()
     traffic = TrafficConfig(seed=args.seed, txs_per_block=args.txs_per_block)
 
@@ -130,6 +132,54 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
         spec, _cache(args, spec), blocks=args.blocks, traffic=traffic, on_block=on_block
     )
     _print_demo(console, result)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    spec = args.spec or default_spec()
+    outcome = run_bot_demo(
+        profile_path=args.profile,
+        duration_s=args.duration,
+        cache=_cache(args, spec),
+        console=console,
+        seed=args.seed,
+        txs_per_block=args.txs_per_block,
+    )
+    final = outcome.final
+    console.print(
+        f"{final.get('blocks', 0)} blocks; {final.get('sent', 0)} bundles sent, "
+        f"{final.get('landed', 0)} landed ({final.get('backruns_landed', 0)} backruns of pending "
+        f"swaps), {final.get('expired', 0)} left out, {final.get('failed', 0)} reverted"
+    )
+    console.print(
+        f"executor {final.get('executor')}: on-chain WETH profit "
+        f"{outcome.onchain_profit_wei} wei; landed bundles' exact profit minus tips "
+        f"{outcome.predicted_wei} wei; PnL after gas {final.get('pnl_wei', 0)} wei"
+    )
+    console.print(f"audit log: {final.get('audit_path')}")
+    if not outcome.ok:
+        console.print("[red]the on-chain profit does not check out (or no backrun landed)[/red]")
+        return 1
+    console.print("[green]verified: on-chain profit equals the exact prediction[/green]")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    profile = load_profile(args.profile)
+    spec = args.spec or default_spec()
+    final = run_bot(
+        RunOptions(
+            profile=profile,
+            mode=args.mode,
+            duration_s=args.duration,
+            on_status=lambda s: console.print(
+                f"block {s.get('block')}: sent {s.get('sent')}, landed {s.get('landed')}, "
+                f"PnL {s.get('pnl_wei')} wei"
+            ),
+        ),
+        cache=_cache(args, spec),
+    )
+    console.print(final)
     return 0
 
 
@@ -293,12 +343,33 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(up)
     up.add_argument("--block-time", type=float, default=None, help="interval mining, seconds")
     up.set_defaults(func=_cmd_world_up)
-    demo = sub.add_parser("demo", help="bring the world up, run traffic, print a summary")
+    traffic = world_sub.add_parser(
+        "traffic", help="bring the world up, run traffic (no bot), print a summary"
+    )
+    _world_args(traffic)
+    traffic.add_argument("--blocks", type=int, default=30, help="blocks of traffic (default 30)")
+    traffic.add_argument("--txs-per-block", type=int, default=8)
+    traffic.add_argument("--seed", type=int, default=1, help="traffic seed")
+    traffic.set_defaults(func=_cmd_world_traffic)
+    demo = sub.add_parser(
+        "demo",
+        help="the bot on the embedded world with traffic and the local builder, live; "
+        "ends with the executor's verified on-chain profit",
+    )
     _world_args(demo)
-    demo.add_argument("--blocks", type=int, default=30, help="blocks of traffic (default 30)")
+    demo.add_argument("--profile", type=Path, default=Path("configs/local.toml"))
+    demo.add_argument("--duration", type=float, default=120.0, help="seconds (default 120)")
     demo.add_argument("--txs-per-block", type=int, default=8)
     demo.add_argument("--seed", type=int, default=1, help="traffic seed")
     demo.set_defaults(func=_cmd_demo)
+    run = sub.add_parser("run", help="run the bot: fork mode trades on a local anvil")
+    run.add_argument("--profile", type=Path, default=Path("configs/local.toml"))
+    run.add_argument(
+        "--mode", choices=["fork"], default="fork", help="fork: the embedded world on anvil"
+    )
+    run.add_argument("--duration", type=float, default=None, help="seconds (default: until ^C)")
+    _world_args(run)
+    run.set_defaults(func=_cmd_run)
     state = sub.add_parser("state", help="the pool table against the chain")
     state_sub = state.add_subparsers(dest="state_command", required=True)
     verify = state_sub.add_parser(

@@ -14,10 +14,13 @@ victim's raw-transaction location in the byte ring) plus a `BlockReport` per blo
   (`graph.pending`); the cycles through the pools it moves are searched there, and the best
   becomes a backrun action `[victim, ours]`.
 
-One executor account can land one bundle per block (its nonce), so the engine hands out at
-most `bundles_per_block` actions per target block: the block search's best first, then
-backruns while the budget lasts. Every decision is counted in the block's report (found,
-priced, dropped and why, actions), which the caller writes to the audit log and metrics.
+One executor account can land one bundle per block (its nonce), so actions come in two lanes,
+each meant for its own executor account: `block` (cycles found after a head) and `backrun`
+(pending swaps); each lane hands out at most `bundles_per_block` actions per target block,
+the best first. Two lanes touching one pool in one block are sorted out by the builder: the
+later bundle fails its simulation there and is left out whole. Every decision is counted in
+the block's report (found, priced, dropped and why, actions), which the caller writes to the
+audit log and metrics.
 """
 
 from __future__ import annotations
@@ -107,6 +110,11 @@ class Action:
     victim: Victim | None = None
     recv_ns: int = 0  # when the record that triggered it arrived (latency accounting)
 
+    @property
+    def lane(self) -> str:
+        """Return the executor lane: "backrun" with a victim, else "block"."""
+        return "block" if self.victim is None else "backrun"
+
 
 @dataclass(slots=True)
 class BlockReport:
@@ -152,7 +160,8 @@ class Engine:
         self._coeffs_flash = gas_units_table(gas_model, True)
         self.head: Head | None = None
         self._dirty: set[int] = set()
-        self._sent_for: Counter[int] = Counter()  # actions handed out per target block
+        # actions handed out per (target block, lane)
+        self._sent_for: Counter[tuple[int, str]] = Counter()
         self.reports: list[BlockReport] = []
         self.totals: Counter[str] = Counter()
 
@@ -220,9 +229,9 @@ class Engine:
 
     def not_sent(self, action: Action) -> None:
         """Give an action's block slot back: the gate refused it or its simulation failed."""
-        target = action.candidate.target_block
-        if self._sent_for[target] > 0:
-            self._sent_for[target] -= 1
+        key = (action.candidate.target_block, action.lane)
+        if self._sent_for[key] > 0:
+            self._sent_for[key] -= 1
 
     # -- search ----------------------------------------------------------------------------
 
@@ -321,10 +330,11 @@ class Engine:
         self.totals["candidates"] += len(candidates)
         target = head.number + 1
         for candidate in sorted(candidates, key=lambda c: -c.net_profit_wei):
-            if self._sent_for[target] >= self.config.bundles_per_block:
+            key = (target, "block" if victim is None else "backrun")
+            if self._sent_for[key] >= self.config.bundles_per_block:
                 report.dropped["block_budget_used"] += 1
                 continue
-            self._sent_for[target] += 1
+            self._sent_for[key] += 1
             value = values.get(self.tokens.id_of(candidate.base_token))
             input_value = (
                 candidate.amount_in
@@ -342,7 +352,7 @@ class Engine:
                     recv_ns=recv_ns,
                 )
             )
-        for old in [b for b in self._sent_for if b < target - 2]:
+        for old in [k for k in self._sent_for if k[0] < target - 2]:
             del self._sent_for[old]
 
     def _backrun(self, record: np.void, report: BlockReport | None) -> Action | None:

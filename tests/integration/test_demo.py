@@ -44,8 +44,8 @@ def _arbloop(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
-def test_cli_demo_prints_the_summary(tmp_path: Path) -> None:
-    out = _arbloop("demo", "--blocks", "4", "--cache", str(tmp_path / "w"))
+def test_cli_world_traffic_prints_the_summary(tmp_path: Path) -> None:
+    out = _arbloop("world", "traffic", "--blocks", "4", "--cache", str(tmp_path / "w"))
     assert out.returncode == 0, out.stderr
     for needle in ("Deployed contracts", "universal_router", "Pools by venue and fee tier"):
         assert needle in out.stdout
@@ -72,5 +72,5 @@ def test_cli_check_config_names_file_and_key(tmp_path: Path) -> None:
 def test_cli_help_lists_the_commands() -> None:
     out = _arbloop("--help")
     assert out.returncode == 0
-    for command in ("world", "demo", "check-config"):
+    for command in ("world", "demo", "run", "risk", "executor", "check-config"):
         assert command in out.stdout
