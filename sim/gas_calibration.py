@@ -19,8 +19,9 @@ What traces of these executions show (debug_traceTransaction, per SSTORE and per
   from the node before each execution;
 - a V3 swap step ending at a bitmap word boundary reads one more (cold) bitmap word.
 Block timestamps advance 12 s per block during calibration, so every swap writes its pool's
-oracle as on a real chain, and `_season_pools` first gives every pool the nonzero oracle and
-fee growth slots a pool with a trading history has.
+oracle as on a real chain; the world's pools are seasoned at deployment
+(`sim.world.season_pools`), so none pays the first write of its cumulative prices or fee
+growth globals that a pool with a trading history has long paid.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ _EXECUTE_GAS = 1_500_000
 _WARMUP = 4
 _DISLOCATE_EVERY = 3
 _DEADLINE = 2**40
-_SYNC = keccak(text="sync()")[:4]
 _FEE_GROWTH_GLOBAL = (
     AbiFunction("feeGrowthGlobal0X128()", "(uint256)"),
     AbiFunction("feeGrowthGlobal1X128()", "(uint256)"),
@@ -192,7 +192,6 @@ def run_calibration(
     # every block 12 s after its parent, as on mainnet: pools then always write their oracle
     # (V2 cumulative prices, V3 observations), instead of only when the wall clock ticked
     rpc.call("anvil_setBlockTimestampInterval", 12)
-    _season_pools(rpc, manifest, accounts[3])
     traffic = Traffic(rpc, manifest, TrafficConfig(seed=seed, new_pool_probability=0.0))
     rng = random.Random(seed)
     counts: Counter[str] = Counter()
@@ -267,40 +266,6 @@ def run_calibration(
         )
         counts[shapes[cycle]] += 1
     return out[warmup:]
-
-
-def _season_pools(rpc: Any, manifest: Any, sender: str) -> None:
-    """Leave every pool with the storage a traded pool on a live chain has.
-
-    A freshly deployed world has V2 pairs whose cumulative prices are still zero and V3 pools
-    with no fee growth in one direction: their first write is a zero-to-nonzero SSTORE that a
-    pool with a trading history never pays again. A `sync()` a block later and a tiny swap in
-    each direction set those slots once, before anything is measured.
-    """
-    user = manifest.users[0]
-    rpc.call("anvil_impersonateAccount", user)
-    try:
-        for pool in manifest.pools:
-            if pool.kind != "v3":
-                call = {"from": sender, "to": pool.address, "data": "0x" + _SYNC.hex()}
-                wait_receipt(rpc, rpc.call("eth_sendTransaction", call), timeout_s=10.0)
-                continue
-            for token_in, token_out in ((pool.token0, pool.token1), (pool.token1, pool.token0)):
-                amount = _balance(rpc, token_in, pool.address) // 10**7 + 1
-                params = (token_in, token_out, pool.fee_pips, user, _DEADLINE, amount, 0, 0)
-                call = {
-                    "from": user,
-                    "to": manifest.contracts["swap_router"],
-                    "data": "0x" + abi_routers.SR_EXACT_INPUT_SINGLE.encode(params).hex(),
-                    "gas": hex(1_000_000),
-                }
-                if token_in == manifest.contracts["weth"]:
-                    call["value"] = hex(amount)
-                receipt = wait_receipt(rpc, rpc.call("eth_sendTransaction", call), timeout_s=10.0)
-                if receipt is None or int(receipt["status"], 16) != 1:
-                    raise RuntimeError(f"seasoning swap in {pool.address} failed: {receipt}")
-    finally:
-        rpc.call("anvil_stopImpersonatingAccount", user)
 
 
 def _dislocate_v3(rpc: Any, manifest: Any, sender: str, rng: random.Random) -> None:

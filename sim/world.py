@@ -4,13 +4,16 @@
 factory + Router02, the real V3 factory with NonfungiblePositionManager, SwapRouter,
 SwapRouter02, QuoterV2, TickLens and UniversalRouter, Multicall3 at its canonical address,
 pools with liquidity at prices that disagree across venues, and traffic users funded and
-approved. `sim.world_cache` keeps the result as an anvil state file plus a manifest, so a
-later start loads the world in a fraction of a second.
+approved. Every pool is then seasoned (`season_pools`), so its storage is that of a pool with
+a trading history, as on a live chain. `sim.world_cache` keeps the result as an anvil state
+file plus a manifest, so a later start loads the world in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chains import abi
 from chains import abi_routers as routers
+from chains.abi_fn import AbiFunction
 from chains.artifacts import ContractArtifact, load_npm_artifact, load_project_artifact
 from chains.rpc import HttpRpc
 from sim.txs import Call, UnlockedSender, hex_int, send_unlocked_blocks
@@ -42,6 +46,7 @@ __all__ = [
     "NPM_ARTIFACTS",
     "PROJECT_ARTIFACTS",
     "deploy_world",
+    "season_pools",
     "user_key",
 ]
 
@@ -50,6 +55,9 @@ MAX_UINT256 = 2**256 - 1
 DEADLINE = 2**40  # far future: the world's users never want a deadline to bite
 _ZERO = "0x" + "00" * 20
 _DEPLOYER_ETH_WEI = 10**12 * 10**18
+# a pool's seasoning swap sells this fraction of its balance of the input token
+_SEASON_SWAP_DIVISOR = 10**7
+_V2_PAIR_SYNC = AbiFunction("sync()")
 GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z: worlds deployed alike are identical
 BLOCK_INTERVAL_S = 12
 
@@ -403,6 +411,35 @@ def _pool_entries(
     return entries
 
 
+def season_pools(
+    rpc: HttpRpc, pools: Sequence[PoolEntry], *, sender: str, swap_router: str
+) -> list[dict[str, Any]]:
+    """Leave every pool with the storage a traded pool on a live chain has; return the receipts.
+
+    A pool that was never traded has V2 cumulative prices or V3 fee growth globals still at
+    zero, and the first swap that writes one pays a zero-to-nonzero SSTORE (17100 gas more
+    than an update) that a pool with a trading history never pays again. A `sync()` of each
+    V2 pair (the price unmoved) sets both cumulative prices, and a tiny exact-input swap each
+    way in each V3 pool sets both fee growth globals. `sender` holds every token and has
+    approved `swap_router`; the node must advance the timestamp from the pools' last block,
+    since a pair writes its cumulative prices only when time has passed.
+    """
+    items: list[tuple[str, Call]] = []
+    for pool in pools:
+        if pool.kind != "v3":
+            sync = _V2_PAIR_SYNC.encode()
+            items.append((sender, _call(pool.address, sync, f"sync {pool.address}", 100_000)))
+            continue
+        for token_in, token_out in ((pool.token0, pool.token1), (pool.token1, pool.token0)):
+            balance = _eth_call(rpc, token_in, abi.ERC20_BALANCE_OF.encode(pool.address))
+            amount = abi.ERC20_BALANCE_OF.decode_output(balance)[0] // _SEASON_SWAP_DIVISOR + 1
+            params = (token_in, token_out, pool.fee_pips, sender, DEADLINE, amount, 0, 0)
+            swap = routers.SR_EXACT_INPUT_SINGLE.encode(params)
+            label = f"seasoning swap {pool.address}"
+            items.append((sender, _call(swap_router, swap, label, gas_units=1_000_000)))
+    return send_unlocked_blocks(rpc, items)
+
+
 def deploy_world(rpc: HttpRpc, spec: WorldSpec, *, cache_key: str = "") -> Manifest:
     """Deploy the world on a fresh node (the deployer's nonce must be 0); return its manifest."""
     chain_id = hex_int(rpc.call("eth_chainId"))
@@ -427,8 +464,12 @@ def deploy_world(rpc: HttpRpc, spec: WorldSpec, *, cache_key: str = "") -> Manif
     calls, need = _liquidity_calls(d, plan)
     _fund(d, need, users)
     d.blocks([(deployer, c) for c in calls])
+    pools = _pool_entries(d, plan, 0)
+    seasoned = season_pools(rpc, pools, sender=deployer, swap_router=d.contracts["swap_router"])
+    d.gas_used += sum(hex_int(r["gasUsed"]) for r in seasoned)
     rpc.call("anvil_removeBlockTimestampInterval")
     block = hex_int(rpc.call("eth_blockNumber"))
+    pools = [dataclasses.replace(p, created_block=block) for p in pools]
     venues: dict[str, dict[str, str]] = {
         v: {
             "kind": "v2",
@@ -462,7 +503,7 @@ def deploy_world(rpc: HttpRpc, spec: WorldSpec, *, cache_key: str = "") -> Manif
         venues=venues,
         routers=router_list,
         tokens=list(d.tokens.values()),
-        pools=_pool_entries(d, plan, block),
+        pools=pools,
         users=users,
         deploy_gas_used=d.gas_used,
         extra={"prices_eth": {t.symbol: t.price_eth for t in spec.tokens}},

@@ -1,13 +1,13 @@
 """Gas predicted from the pool table's tracked state against executed cycles' gasUsed.
 
-The calibration regime of `sim.gas_calibration` (seasoned pools, 12 s blocks, traffic, V3
-pools dislocated so cycles cross ticks) runs while a `PoolTable` follows the world's logs from
-one snapshot. Before each execution every `GasModel.predict` term comes from the table alone:
-shape and crossings from exact quotes on its states, fee growth outside slots set/cleared from
-its tracked fee growth (`fee_growth_after_swap`), never from chain reads. The committed model
-(`configs/gas/local.toml`) must then predict tick-crossing executions within 5%; the same
-predictions without fee slots (what re-pricing did before the table knew fee growth) are
-printed beside them.
+The calibration regime of `sim.gas_calibration` (the world's seasoned pools, 12 s blocks,
+traffic, V3 pools dislocated so cycles cross ticks) runs while a `PoolTable` follows the
+world's logs from one snapshot. Before each execution every `GasModel.predict` term comes from
+the table alone: shape and crossings from exact quotes on its states, fee growth outside slots
+set/cleared from its tracked fee growth (`fee_growth_after_swap`), never from chain reads. The
+committed model (`configs/gas/local.toml`) must then predict tick-crossing executions within
+5%; the same predictions without fee slots (what re-pricing did before the table knew fee
+growth) are printed beside them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from sim.gas_calibration import (
     _balance,
     _dislocate_v3,
     _profitable_sizes,
-    _season_pools,
 )
 from sim.traffic import Traffic, TrafficConfig
 from sim.txs import UnlockedSender, wait_receipt
@@ -87,7 +86,6 @@ def test_table_fee_growth_predicts_tick_crossing_gas(world: Any) -> None:
     fund_executor_weth(owner, weth, executor, _INVENTORY_WEI)
     cycles = find_cycles(legs_by_token(manifest), weth.lower())
     rpc.call("anvil_setBlockTimestampInterval", 12)
-    _season_pools(rpc, manifest, accounts[3])
 
     table = PoolTable()
     table.load_snapshot(snapshot_pools(rpc, _registry(manifest)))

@@ -56,13 +56,32 @@ INVENTORY_WEI = 500 * 10**18
 COINBASE = "0x00000000000000000000000000000000c0ffee02"
 DEADLINE = 2**40
 EXEC_GAS = 1_500_000
-# what the gas model (configs/gas/local.toml) achieves on these executions, measured over 203
-# of them: max 35.9%, median 8.0% (the model under-predicts); bounds with a small margin
-GAS_MAX_ABS_ERROR_PCT = 40.0
-GAS_MEDIAN_ABS_ERROR_PCT = 10.0
+# what the gas model (configs/gas/local.toml) achieves on these executions (seasoned world,
+# 12 s blocks), measured over four runs of 203: untipped executions within 0.91%, max 12.03%,
+# median 8.0%. A tipped execution pays the tip (WETH.withdraw and the transfer to the
+# coinbase, ~18.9k gas) that no model term holds, so it is under-predicted by 6-12%; the
+# median is theirs (two in three executions tip). Bounds with a small margin.
+GAS_UNTIPPED_MAX_ABS_ERROR_PCT = 2.5
+GAS_MAX_ABS_ERROR_PCT = 13.0
+GAS_MEDIAN_ABS_ERROR_PCT = 9.0
 
 
 # -- the world, as search sees it -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GasRow:
+    """One execution's predicted (`Candidate.gas_units`) and used gas, and what it did."""
+
+    predicted: int
+    used: int
+    shape: str
+    tipped: bool
+    crossed_ticks: bool
+
+    @property
+    def error_pct(self) -> float:
+        return (self.predicted - self.used) / self.used * 100
 
 
 @dataclass(slots=True)
@@ -82,7 +101,7 @@ class Rig:
     legs: dict[tuple[int, bool], Leg]
     rng: random.Random
     counts: Counter[str] = field(default_factory=Counter)
-    gas: list[tuple[int, int, str]] = field(default_factory=list)  # (predicted, used, shape)
+    gas: list[GasRow] = field(default_factory=list)
 
     @property
     def rpc(self) -> Any:
@@ -269,8 +288,15 @@ def _record(rig: Rig, candidate: Candidate, receipt: dict[str, Any]) -> None:
         rig.counts["ticks_crossed"] += 1
     if candidate.tip_wei:
         rig.counts["tipped"] += 1
-    used = int(receipt["gasUsed"], 16)
-    rig.gas.append((candidate.gas_units, used, f"{'flash' if candidate.flash else 'inv'}/{shape}"))
+    rig.gas.append(
+        GasRow(
+            predicted=candidate.gas_units,
+            used=int(receipt["gasUsed"], 16),
+            shape=f"{'flash' if candidate.flash else 'inv'}/{shape}",
+            tipped=candidate.tip_wei > 0,
+            crossed_ticks=candidate.ticks_crossed > 0,
+        )
+    )
 
 
 def _legs(rig: Rig, candidate: Candidate) -> tuple[Leg, ...]:
@@ -334,12 +360,19 @@ def _run_exact(world: Any, target: int, max_rounds: int) -> Rig:
     rig = _rig(world, seed=5)
     traffic = Traffic(world.rpc, world.manifest, TrafficConfig(seed=21, new_pool_probability=0.0))
     executed = 0
-    for round_ in range(max_rounds):
-        if executed >= target:
-            break
-        traffic.step()
-        _dislocate(rig, 3)
-        executed += _round(rig, round_)
+    # every block 12 s after its parent, as on a live chain: each execution's pools then write
+    # their oracle (V2 cumulative prices, a V3 observation) as the gas model assumes, rather
+    # than only when the wall clock ticked between blocks
+    world.rpc.call("anvil_setBlockTimestampInterval", 12)
+    try:
+        for round_ in range(max_rounds):
+            if executed >= target:
+                break
+            traffic.step()
+            _dislocate(rig, 3)
+            executed += _round(rig, round_)
+    finally:
+        world.rpc.call("anvil_removeBlockTimestampInterval")
     print(f"\nexecuted {executed} candidates in {round_ + 1} rounds: {dict(rig.counts)}")
     print(f"re-pricing dropped: {dict(rig.repricer.dropped)}")
     _print_gas(rig)
@@ -349,30 +382,39 @@ def _run_exact(world: Any, target: int, max_rounds: int) -> Rig:
     return rig
 
 
-def _gas_errors(rig: Rig) -> list[float]:
-    return [abs(predicted - used) / used * 100 for predicted, used, _ in rig.gas]
+def _gas_errors(rows: list[GasRow]) -> list[float]:
+    return [abs(row.error_pct) for row in rows]
 
 
 def _print_gas(rig: Rig) -> None:
-    errors = _gas_errors(rig)
-    if not errors:
-        return
-    within = sum(e <= 5.0 for e in errors) / len(errors)
-    print(
-        f"gas prediction over {len(errors)} executions: max abs error {max(errors):.2f}%,"
-        f" median {statistics.median(errors):.2f}%, within 5%: {within:.1%}"
-    )
+    groups = {
+        "all": rig.gas,
+        "untipped": [row for row in rig.gas if not row.tipped],
+        "tipped": [row for row in rig.gas if row.tipped],
+        "tick-crossing": [row for row in rig.gas if row.crossed_ticks],
+    }
+    for name, rows in groups.items():
+        errors = _gas_errors(rows)
+        if not errors:
+            continue
+        within = sum(e <= 5.0 for e in errors) / len(errors)
+        print(
+            f"gas prediction, {name}: {len(errors)} executions, max abs error {max(errors):.2f}%,"
+            f" median {statistics.median(errors):.2f}%, within 5%: {within:.1%}"
+        )
     by_shape: dict[str, list[float]] = {}
-    for predicted, used, shape in rig.gas:
-        by_shape.setdefault(shape, []).append((predicted - used) / used * 100)
+    for row in rig.gas:
+        by_shape.setdefault(row.shape, []).append(row.error_pct)
     for shape, signed in sorted(by_shape.items()):
         print(
             f"  {shape}: n={len(signed)} signed error mean {statistics.mean(signed):+.2f}%"
             f" min {min(signed):+.2f}% max {max(signed):+.2f}%"
         )
+    errors = _gas_errors(rig.gas)
     worst = sorted(zip(errors, range(len(errors)), rig.gas, strict=True), reverse=True)[:5]
-    for error, i, (predicted, used, shape) in worst:
-        print(f"  #{i} {shape}: predicted {predicted} used {used} ({error:.2f}%)")
+    for error, i, row in worst:
+        tip = " tipped" if row.tipped else ""
+        print(f"  #{i} {row.shape}{tip}: predicted {row.predicted} used {row.used} ({error:.2f}%)")
 
 
 # -- 1 and 3: exact equals executed; gas --------------------------------------------------
@@ -381,7 +423,9 @@ def _print_gas(rig: Rig) -> None:
 def test_candidates_execute_exactly(world: Any) -> None:
     """200+ re-priced candidates execute to the wei; the gas model's error stays bounded."""
     rig = _run_exact(world, target=200, max_rounds=120)
-    errors = _gas_errors(rig)
+    untipped = _gas_errors([row for row in rig.gas if not row.tipped])
+    assert untipped and max(untipped) <= GAS_UNTIPPED_MAX_ABS_ERROR_PCT
+    errors = _gas_errors(rig.gas)
     assert max(errors) <= GAS_MAX_ABS_ERROR_PCT
     assert statistics.median(errors) <= GAS_MEDIAN_ABS_ERROR_PCT
 
