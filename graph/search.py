@@ -184,7 +184,7 @@ def base_values(
     return out
 
 
-# a touched set above this share of all cycles is put in cycle id order (a pass over a mark
+# a touched set above this share of all cycles is put in cycle id order (a pass over a bit
 # per cycle) before the kernel reads it: its rows are then read in memory order
 _SORT_SHARE = 1 / 32
 # from this many cycle ids per pool id on, every pool record is filled in one ordered pass
@@ -204,7 +204,7 @@ class CycleSearch:
 
     The scratch: the cycles as int32 hop codes (`pack_hops`, extended as the CycleSet grows;
     its rows never change), one record per pool id that each kernel call refills for the
-    pools it reads (told apart by a per-call epoch), base values by token id and a mark per
+    pools it reads (told apart by a per-call epoch), base values by token id and a bit per
     cycle. Not for use by two threads at once.
     """
 
@@ -216,7 +216,7 @@ class CycleSearch:
         self._records = np.empty((0, RECORD_WIDTH), dtype=np.float64)
         self._epoch = 0.0
         self._values = np.zeros(0, dtype=np.float64)
-        self._cycle_mark = np.zeros(0, dtype=np.uint8)
+        self._cycle_bits = np.zeros(0, dtype=np.uint64)
         self._sync()
 
     def _sync(self) -> None:
@@ -227,7 +227,7 @@ class CycleSearch:
             hops = np.empty((max(n, 2 * self._hops.shape[0]), MAX_HOPS), dtype=np.int32)
             hops[: self._n_packed] = self._hops[: self._n_packed]
             self._hops = hops
-            self._cycle_mark = np.zeros(hops.shape[0], dtype=np.uint8)
+            self._cycle_bits = np.zeros(hops.shape[0] // 64 + 1, dtype=np.uint64)
         if n > self._n_packed:
             if cycles.n_pools >= 2**30:
                 raise ValueError("pool ids must stay below 2**30 to pack into int32 hop codes")
@@ -335,7 +335,7 @@ class CycleSearch:
         ids = self.cycles.touching(changed_pools)
         if ids.shape[0] > _SORT_SHARE * self.cycles.n_cycles:
             self._sync()
-            ids = sort_by_mark(ids, self._cycle_mark)
+            ids = sort_by_mark(ids, self._cycle_bits)
         return self._evaluate(view, ids, base_value_wei, params)
 
     def top(self, evaluation: Evaluation, params: SearchParams) -> list[Screened]:

@@ -216,7 +216,7 @@ def _in_range_out(hop_pools, hop_zfo, n_hops, state, amount_in):
 
 @_helper
 def _piecewise_optimum(hop_pools, hop_zfo, n_hops, state, fs, js):
-    """Return the input maximizing chain output - input of cycle c, over tick crossings.
+    """Return the input maximizing output - input along the hops, over tick crossings.
 
     Between two inputs at which some hop reaches an initialized tick, every hop stays in one
     range and the increment of the cycle's output is one Moebius map of the increment of
@@ -404,24 +404,44 @@ def pack_hops(cyc_pools, cyc_zfo, cyc_len, first, stop, out):
                 out[c, h] = -1
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
-def sort_by_mark(ids, mark):
-    """Return distinct `ids` in ascending order by marking them and scanning the marks.
+# de Bruijn sequence and table: the index of a uint64's lowest set bit in a multiply
+_DEBRUIJN_64 = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_INDEX = np.array(
+    [
+        0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+        62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+        63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+        46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+    ],
+    dtype=np.int64,
+)  # fmt: skip
 
-    `mark` (uint8, longer than the largest id) is all zero on entry and on return. Cheaper
-    than a comparison sort once the ids are a fair share of the marks' length.
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def sort_by_mark(ids, bits):
+    """Return distinct `ids` in ascending order by setting their bits and scanning the bits.
+
+    `bits` (uint64, at least (largest id + 64) // 64 words) is all zero on entry and on
+    return. Cheaper than a comparison sort once the ids are a fair share of the bits: the
+    bitmap of all cycles stays in cache, and a word is read once for its 64 ids.
     """
     high = -1
     for c in ids:
-        mark[c] = 1
+        bits[c >> 6] |= np.uint64(1) << np.uint64(c & 63)
         high = max(high, c)
     out = np.empty(ids.shape[0], dtype=np.int64)
     k = 0
-    for c in range(high + 1):
-        if mark[c]:
-            mark[c] = 0
-            out[k] = c
+    for word_index in range((high >> 6) + 1):
+        word = bits[word_index]
+        if word == 0:
+            continue
+        bits[word_index] = 0
+        base = word_index << 6
+        while word != 0:
+            lowest = word & (~word + np.uint64(1))
+            out[k] = base + _DEBRUIJN_INDEX[(lowest * _DEBRUIJN_64) >> np.uint64(58)]
             k += 1
+            word ^= lowest
     return out[:k]
 
 

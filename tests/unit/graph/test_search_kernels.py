@@ -166,13 +166,16 @@ def test_pack_hops_codes_pool_and_direction() -> None:
     assert out.tolist() == [[7, 14, 3, -1], [4, 11, -1, -1]]
 
 
-def test_sort_by_mark_sorts_and_clears() -> None:
-    rng = np.random.default_rng(2)
-    ids = rng.choice(10_000, size=3_000, replace=False).astype(np.int64)
-    mark = np.zeros(10_000, dtype=np.uint8)
-    assert np.array_equal(sort_by_mark(ids, mark), np.sort(ids))
-    assert not mark.any()
-    assert sort_by_mark(np.zeros(0, dtype=np.int64), mark).shape == (0,)
+@pytest.mark.parametrize("size", [0, 1, 3_000, 10_000])
+def test_sort_by_mark_sorts_and_clears(size: int) -> None:
+    rng = np.random.default_rng(size)
+    ids = rng.choice(10_000, size=size, replace=False).astype(np.int64)
+    bits = np.zeros(10_000 // 64 + 1, dtype=np.uint64)
+    assert np.array_equal(sort_by_mark(ids, bits), np.sort(ids))
+    assert not bits.any()
+    # the highest bit of a word and id 0
+    edge = np.array([127, 0, 63, 64], dtype=np.int64)
+    assert sort_by_mark(edge, bits).tolist() == [0, 63, 64, 127]
 
 
 def test_search_keeps_up_with_a_growing_cycle_set() -> None:
