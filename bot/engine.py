@@ -157,7 +157,7 @@ class Engine:
         self.search = CycleSearch(self.cycles)
         self.repricer = Repricer(self.cycles, self.tokens)
         self._weth_id = self.tokens.id_of(config.weth)
-        self._coeffs_flash = gas_units_table(gas_model, True)
+        self._coeffs_flash = gas_units_table(gas_model, True, tipped=config.tip_share_bps > 0)
         self.head: Head | None = None
         self._dirty: set[int] = set()
         # actions handed out per (target block, lane)
@@ -266,6 +266,7 @@ class Engine:
             inventory={k: v for k, v in ids.items() if k is not None},
             max_amount_in={k: v for k, v in caps.items() if k is not None},
             pending_tx=pending,
+            weth_id=self._weth_id,
         )
 
     def _search_head(self, recv_ns: int) -> BlockReport:

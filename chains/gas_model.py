@@ -8,6 +8,7 @@
                 + fee_slots_set * per_fee_slot_set + flash_forwards * per_flash_forward
                 - fee_slots_cleared * per_fee_slot_cleared_refund
                 - still_v3_hops * per_still_v3_hop_saving
+                + tip_paid * per_tip
 
 All values are integer gas units (every one non-negative; refunds and savings are subtracted).
 
@@ -27,7 +28,9 @@ All values are integer gas units (every one non-negative; refunds and savings ar
 - ``still_v3_hops`` counts V3 hops that leave the pool's tick where it was: the pool then
   writes no oracle observation (every other V3 hop does, once per block);
 - ``flash_forwards`` is 1 for a flash execution whose first two hops are V2: the flash pair
-  pays the executor, which forwards the output to the second pair (one more transfer).
+  pays the executor, which forwards the output to the second pair (one more transfer);
+- ``tip_paid`` is 1 for an execution paying a positive builder tip from WETH: the executor
+  unwraps the tip (``WETH.withdraw``) and sends it to ``block.coinbase``, last.
 
 Every term beyond the first six defaults to 0 in `predict`, which is the common case for all
 but ``crossing_hops`` and ``fee_slots_set``; those two need the crossed ticks and, for the
@@ -59,6 +62,7 @@ GAS_KEYS = (
     "per_fee_slot_cleared_refund_gas",
     "per_still_v3_hop_saving_gas",
     "per_flash_forward_gas",
+    "per_tip_gas",
 )
 
 
@@ -79,6 +83,7 @@ class GasModel:
     per_fee_slot_cleared_refund_gas: int = 0
     per_still_v3_hop_saving_gas: int = 0
     per_flash_forward_gas: int = 0
+    per_tip_gas: int = 0
     samples: int = 0
     max_abs_error_pct: float = 0.0
 
@@ -96,12 +101,14 @@ class GasModel:
         fee_slots_cleared: int = 0,
         still_v3_hops: int = 0,
         flash_forwards: int = 0,
+        tip_paid: bool = False,
     ) -> int:
         """Return the predicted gasUsed (gas units) of one execution.
 
         Without fee growth at hand, `fee_slots_set` is approximated by two per crossed tick
         that was initialized above the price and not crossed since (zero when unknown, which
-        under-predicts such crossings by `per_fee_slot_set_gas` each slot).
+        under-predicts such crossings by `per_fee_slot_set_gas` each slot). `tip_paid` adds
+        `per_tip_gas` once: the execution unwraps a positive tip and pays it to the coinbase.
         """
         base = self.base_flash_gas if flash else self.base_inventory_gas
         return (
@@ -116,6 +123,7 @@ class GasModel:
             - fee_slots_cleared * self.per_fee_slot_cleared_refund_gas
             - still_v3_hops * self.per_still_v3_hop_saving_gas
             + flash_forwards * self.per_flash_forward_gas
+            + (self.per_tip_gas if tip_paid else 0)
         )
 
 
@@ -144,6 +152,7 @@ def save_gas_model(path: Path, model: GasModel, *, chain: str) -> None:
         "#       - fee growth outside slots cleared to zero * per_fee_slot_cleared_refund\n"
         "#       - V3 hops leaving the tick unchanged * per_still_v3_hop_saving\n"
         "#       + flash executions starting with two V2 hops * per_flash_forward\n"
+        "#       + per_tip when a positive tip is unwrapped from WETH and paid to the coinbase\n"
         "# (chains/gas_model.py defines every term)\n\n"
         f"[gas]\n{lines}\n"
         "[fit]\n"

@@ -221,10 +221,15 @@ def cycle_gas_units(
     )
 
 
-def gas_units_table(model: GasModel, flash: bool) -> np.ndarray:
-    """Return the float64 row [base, per_v2, per_v3, per_tick, per_parked] gas_units_f reads."""
+def gas_units_table(model: GasModel, flash: bool, *, tipped: bool = False) -> np.ndarray:
+    """Return the float64 row [base, per_v2, per_v3, per_tick, per_parked] gas_units_f reads.
+
+    `tipped` adds the model's tip term (unwrapping a tip from WETH and paying it) to the base:
+    for screening under a positive tip share.
+    """
     coeffs = np.zeros(_GAS_COEFFS, dtype=np.float64)
-    coeffs[GAS_COEFF_BASE] = model.base_flash_gas if flash else model.base_inventory_gas
+    base = model.base_flash_gas if flash else model.base_inventory_gas
+    coeffs[GAS_COEFF_BASE] = base + (model.per_tip_gas if tipped else 0)
     coeffs[GAS_COEFF_PER_V2] = model.per_v2_hop_gas
     coeffs[GAS_COEFF_PER_V3] = model.per_v3_hop_gas
     coeffs[GAS_COEFF_PER_TICK] = model.per_tick_crossed_gas

@@ -6,16 +6,19 @@ state the float screen read. The input is re-optimized in integers: all-V2 cycle
 golden-section search over integer inputs in a narrow bracket around the float optimum (the
 profit is flat there, so a relative bracket of 1e-3 holds the integer optimum of any sane
 float), keeping the best exact profit seen, the float input itself included. Gas units come
-from the calibrated model with the exact ticks crossed; the tip from the tip policy; the net
-profit must reach the configured minimum. Every drop is counted by reason.
+from the calibrated model with the exact ticks crossed; the tip from the tip policy, and a
+positive tip on a WETH cycle adds the gas of paying it (the executor unwraps it and sends it
+to the coinbase); the net profit must reach the configured minimum. Every drop is counted by
+reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from typing import Protocol
 
 from amm_math.errors import EvmRevert
@@ -77,6 +80,9 @@ class PricingContext:
     inventory: Mapping[int, int] = field(default_factory=dict)  # base token id -> raw units
     max_amount_in: Mapping[int, int] = field(default_factory=dict)  # base token id -> cap
     pending_tx: str | None = None
+    # WETH's token id: the executor pays a positive tip of a WETH cycle itself (gas the model's
+    # tip term holds); a cycle on another base token pays its tip as priority fee
+    weth_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +183,9 @@ class Repricer:
         if fee_slots is None:
             self.gas_unknown_fee_growth += 1
         fee_slots_set, fee_slots_cleared = fee_slots or (0, 0)
-        gas_units = ctx.gas_model.predict(
+        # the gas units of this execution, given whether it pays a tip from WETH
+        gas_of = partial(
+            ctx.gas_model.predict,
             flash=flash,
             n_v2=len(hops) - n_v3,
             n_v3=n_v3,
@@ -192,9 +200,7 @@ class Repricer:
             flash_forwards=int(flash and not is_v3[0] and not is_v3[1]),
         )
         profit_wei = quote.profit * value.numerator // value.denominator
-        gas_cost_wei = gas_units * ctx.gas_price_wei
-        margin = profit_wei - gas_cost_wei
-        tip_wei = margin * ctx.tip_share_bps // 10_000 if margin > 0 else 0
+        gas_units, margin, tip_wei = _gas_and_tip(ctx, gas_of, profit_wei, base == ctx.weth_id)
         if margin - tip_wei < ctx.min_net_profit_wei:
             return self._drop("below_min_profit")
         base_address = self.tokens.address(base)
@@ -307,6 +313,33 @@ class Repricer:
             for x in range(a, b + 1):
                 profit(x)
         return best_in if best_profit > 0 else None
+
+
+def _margin_and_tip(ctx: PricingContext, profit_wei: int, gas_units: int) -> tuple[int, int]:
+    """Return (profit minus gas cost, the tip share of it or 0 when not positive), in wei."""
+    margin = profit_wei - gas_units * ctx.gas_price_wei
+    return margin, margin * ctx.tip_share_bps // 10_000 if margin > 0 else 0
+
+
+def _gas_and_tip(
+    ctx: PricingContext, gas_of: Callable[..., int], profit_wei: int, weth_base: bool
+) -> tuple[int, int, int]:
+    """Return (gas units, margin after gas in wei, tip in wei) of a candidate.
+
+    The tip is a share of the margin after gas, and paying it from WETH costs gas itself: price
+    without the tip term first; a positive tip on a WETH cycle adds the term and is priced once
+    more (more gas, so the tip only shrinks). A tip that shrinks to 0 is not paid: the gas
+    stays untipped.
+    """
+    gas_units = gas_of(tip_paid=False)
+    margin, tip_wei = _margin_and_tip(ctx, profit_wei, gas_units)
+    if tip_wei > 0 and weth_base:
+        tipped_units = gas_of(tip_paid=True)
+        tipped_margin, tipped_tip = _margin_and_tip(ctx, profit_wei, tipped_units)
+        if tipped_tip > 0:
+            return tipped_units, tipped_margin, tipped_tip
+        return gas_units, margin, 0
+    return gas_units, margin, tip_wei
 
 
 def _fee_slot_flips(

@@ -4,8 +4,10 @@ Traffic dislocates the world's pools; each round an exactly priced profitable cy
 executed through ArbExecutor (flash swap and inventory alternately, the shape run least so
 far first, sometimes at the largest profitable size so V3 hops cross initialized ticks).
 Each execution records its shape and state (`Measurement`) and its receipt's gasUsed; the
-model (`chains.gas_model`) is fitted by least squares. Executions carry no tip and no guard:
-those are constant add-ons.
+model (`chains.gas_model`) is fitted by least squares. Every other execution of each funding
+mode pays a small builder tip (a tenth of its minimum profit, at least 1 wei): the executor
+unwraps it from WETH and sends it to the coinbase, the `tip_paid` term. Executions carry no
+guard: a constant add-on.
 
 What traces of these executions show (debug_traceTransaction, per SSTORE and per call):
 - hop kind, funding mode and where each output goes fix the token transfers; a transfer to
@@ -94,6 +96,7 @@ class Measurement:
     fee_slots_cleared: int = 0
     still_v3_hops: int = 0
     flash_forwards: int = 0
+    tip_paid: bool = False
 
 
 def crossed_ticks(before: V3PoolState, after: V3PoolState, zero_for_one: bool) -> list[int]:
@@ -177,7 +180,8 @@ def run_calibration(
     """Execute profitable cycles on an automining world node; return `executions` measurements.
 
     The first `warmup` executions are not measured: a fresh executor writes storage slots
-    for the first time (zero to nonzero), which a running executor has long done.
+    for the first time (zero to nonzero), which a running executor has long done; the coinbase
+    receives its first tip among them (executions 2 and 3 tip).
     """
     accounts = rpc.call("eth_accounts")
     owner, bot = UnlockedSender(rpc, accounts[1]), accounts[2]
@@ -206,6 +210,8 @@ def run_calibration(
         rounds += 1
         snap = snapshot_pools(rpc, refs)
         flash = len(out) % 2 == 0
+        # funding modes alternate; within each, every other execution tips
+        tipped = len(out) // 2 % 2 == 1
         cap = 10**24 if flash else _balance(rpc, weth, executor)
         options = [(c, s) for c in cycles if (s := _profitable_sizes(snap, c, cap))]
         if not options:
@@ -216,11 +222,12 @@ def run_calibration(
         quote = sizes[-1] if rng.random() < 0.7 else rng.choice(sizes)
         amount_in, outs = quote.amount_in, quote.outs
         crossing_hops, fee_set, fee_cleared = fee_slot_flips(rpc, snap, cycle, quote)
+        min_profit = outs[-1] - amount_in
         plan = Plan(
             base_token=weth,
             amount_in=amount_in,
-            min_profit_wei=outs[-1] - amount_in,
-            tip_wei=0,
+            min_profit_wei=min_profit,
+            tip_wei=max(1, min_profit // 10) if tipped else 0,
             flash=flash,
             hops=tuple(
                 Hop(
@@ -262,6 +269,7 @@ def run_calibration(
                 fee_slots_cleared=fee_cleared,
                 still_v3_hops=still,
                 flash_forwards=int(flash and not cycle[0].is_v3 and not cycle[1].is_v3),
+                tip_paid=tipped,
             )
         )
         counts[shapes[cycle]] += 1
@@ -302,6 +310,7 @@ _TERMS = (
     ("per_fee_slot_cleared_refund_gas", -1),
     ("per_still_v3_hop_saving_gas", -1),
     ("per_flash_forward_gas", 1),
+    ("per_tip_gas", 1),
 )
 # a term the training executions never exercise keeps this value: EIP-3529 refunds 4800 gas
 # for a storage slot cleared to zero; every other unexercised term is 0
@@ -322,6 +331,7 @@ def _counts(m: Measurement) -> list[int]:
         m.fee_slots_cleared,
         m.still_v3_hops,
         m.flash_forwards,
+        int(m.tip_paid),
     ]
 
 
@@ -363,6 +373,7 @@ def predict_measurement(model: GasModel, m: Measurement) -> int:
         fee_slots_cleared=m.fee_slots_cleared,
         still_v3_hops=m.still_v3_hops,
         flash_forwards=m.flash_forwards,
+        tip_paid=m.tip_paid,
     )
 
 

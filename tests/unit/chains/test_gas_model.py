@@ -22,6 +22,7 @@ MODEL = GasModel(
     per_fee_slot_cleared_refund_gas=4_800,
     per_still_v3_hop_saving_gas=6_500,
     per_flash_forward_gas=7_000,
+    per_tip_gas=18_800,
     samples=100,
     max_abs_error_pct=4.25,
 )
@@ -49,6 +50,7 @@ def test_predict_adds_state_terms_and_subtracts_refunds_and_savings() -> None:
         flash_forwards=1,
     )
     assert got == plain + 6_000 + 3 * 17_100 - 4_800 + 7_000
+    assert MODEL.predict(**shape, word_steps=0, tip_paid=True) == plain + 18_800
     still = MODEL.predict(**{**shape, "ticks_crossed": 0}, word_steps=0, still_v3_hops=1)
     assert still == plain - 2 * 24_000 - 6_500
 
@@ -64,8 +66,16 @@ def test_state_terms_default_to_zero_in_code() -> None:
         per_word_step_gas=7,
     )
     assert model.per_fee_slot_set_gas == 0 and model.per_still_v3_hop_saving_gas == 0
+    assert model.per_tip_gas == 0
     assert model.predict(
-        flash=True, n_v2=1, n_v3=1, ticks_crossed=1, parked_hops=1, word_steps=1, fee_slots_set=2
+        flash=True,
+        n_v2=1,
+        n_v3=1,
+        ticks_crossed=1,
+        parked_hops=1,
+        word_steps=1,
+        fee_slots_set=2,
+        tip_paid=True,
     ) == (1 + 3 + 4 + 5 + 6 + 7)
 
 
@@ -110,4 +120,6 @@ def test_committed_local_model_loads() -> None:
     assert model.samples > 0 and model.per_v2_hop_gas > 0 and model.per_v3_hop_gas > 0
     # a fresh fee growth slot costs a zero-to-nonzero SSTORE more than an update (EIP-2200)
     assert 15_000 <= model.per_fee_slot_set_gas <= 19_000
+    # a tip is WETH.withdraw plus a value call to the coinbase
+    assert 15_000 <= model.per_tip_gas <= 23_000
     assert model.max_abs_error_pct <= 5.0

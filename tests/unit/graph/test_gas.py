@@ -68,6 +68,7 @@ MODEL = GasModel(
     per_tick_crossed_gas=33_000,
     per_parked_hop_gas=5_700,
     per_word_step_gas=2_100,
+    per_tip_gas=18_800,
 )
 
 
@@ -444,6 +445,23 @@ def test_gas_units_table_layout() -> None:
     assert flash.dtype == np.float64 and flash.shape == (5,)
     assert flash.tolist() == [42_000.0, 52_000.0, 62_000.0, 33_000.0, 5_700.0]
     assert inventory.tolist() == [37_000.0, 52_000.0, 62_000.0, 33_000.0, 5_700.0]
+    # a positive tip share screens with the tip's gas in the base
+    assert gas_units_table(MODEL, True, tipped=True).tolist() == [
+        60_800.0,
+        52_000.0,
+        62_000.0,
+        33_000.0,
+        5_700.0,
+    ]
+    assert gas_units_table(MODEL, False, tipped=True)[0] == 55_800.0
+
+
+@pytest.mark.parametrize("flash", [True, False])
+def test_tipped_row_agrees_with_the_tipped_prediction(flash: bool) -> None:
+    coeffs = gas_units_table(MODEL, flash, tipped=True)
+    shape = {"n_v2": 1, "n_v3": 2, "ticks_crossed": 3, "parked_hops": 1}
+    exact = MODEL.predict(flash=flash, **shape, word_steps=0, tip_paid=True)
+    assert gas_units_f(coeffs, *shape.values()) == float(exact)
 
 
 @pytest.mark.parametrize("flash", [True, False])

@@ -32,8 +32,11 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 ZERO_GAS = SearchParams(gas_coeffs=np.zeros(5), gas_price_wei=0, tip_share_bps=0)
 
 
+TIP_GAS = 18_800
+
+
 def gas_model() -> GasModel:
-    """Return a literal gas model: every required coefficient set, the rest at defaults."""
+    """Return a literal gas model: every required coefficient and the tip set, the rest at 0."""
     values = {
         "base_flash_gas": 90_000,
         "base_inventory_gas": 60_000,
@@ -48,7 +51,7 @@ def gas_model() -> GasModel:
         for f in dataclasses.fields(GasModel)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
-    return GasModel(**required)
+    return GasModel(**required, per_tip_gas=TIP_GAS)
 
 
 def context(cycles: CycleSet, **overrides) -> PricingContext:
@@ -210,21 +213,33 @@ def test_gas_tip_and_flash_follow_the_context() -> None:
     repricer = Repricer(cycles, token_index(cycles.n_tokens))
     free = repricer.reprice(table, c, amount_in_f, context(cycles))
     assert free is not None and free.flash  # no inventory: flash
-    funded = repricer.reprice(
-        table,
-        c,
-        amount_in_f,
-        context(cycles, inventory={base: free.amount_in}, gas_price_wei=1, tip_share_bps=2500),
-    )
+    funding = {"inventory": {base: free.amount_in}, "gas_price_wei": 1, "tip_share_bps": 2500}
+    # the base token is not WETH: the tip goes as priority fee, no tip gas
+    funded = repricer.reprice(table, c, amount_in_f, context(cycles, **funding))
     assert funded is not None and not funded.flash
     model = gas_model()
     n = len(free.hops)
-    assert funded.gas_units == model.predict(
-        flash=False, n_v2=n, n_v3=0, ticks_crossed=0, parked_hops=0, word_steps=0
-    )
+    shape = {"flash": False, "n_v2": n, "n_v3": 0, "ticks_crossed": 0, "parked_hops": 0}
+    untipped = model.predict(**shape, word_steps=0)
+    assert funded.gas_units == untipped
     margin = funded.profit_wei - funded.gas_units
-    assert funded.tip_wei == margin * 2500 // 10_000
+    assert funded.tip_wei == margin * 2500 // 10_000 > 0
     assert funded.net_profit_wei == margin - funded.tip_wei
+    # a WETH base: the executor unwraps the tip and pays it, gas the tip term adds
+    weth = repricer.reprice(table, c, amount_in_f, context(cycles, **funding, weth_id=base))
+    tipped = model.predict(**shape, word_steps=0, tip_paid=True)
+    assert tipped == untipped + TIP_GAS
+    assert weth.gas_units == tipped
+    assert weth.tip_wei == (weth.profit_wei - tipped) * 2500 // 10_000 > 0
+    assert weth.net_profit_wei == weth.profit_wei - tipped - weth.tip_wei
+    # a gas price leaving a positive tip untipped but none once the tip's gas is paid: no tip,
+    # so the gas stays untipped
+    price = (weth.profit_wei - 1) // untipped
+    assert weth.profit_wei - untipped * price > 0 > weth.profit_wei - tipped * price
+    edge_funding = {**funding, "gas_price_wei": price, "tip_share_bps": 10_000}
+    edge = repricer.reprice(table, c, amount_in_f, context(cycles, **edge_funding, weth_id=base))
+    assert edge.gas_units == untipped and edge.tip_wei == 0
+    assert edge.net_profit_wei == weth.profit_wei - untipped * price
     # a base token worth 3/2 wei per unit
     valued = repricer.reprice(
         table, c, amount_in_f, context(cycles, base_value_wei={base: Fraction(3, 2)})
