@@ -5,27 +5,38 @@ No real builder runs here, so ``LocalBuilder`` plays one for an anvil started wi
 ``eth_callBundle`` and ``eth_cancelBundle`` (Flashbots-signed, see ``sim.builder_http``) and
 mines a block only when ``build_block`` is called.
 
-A block is built the way a builder would:
+A builder never exposes a trial block: every client of the node sees exactly one new head per
+built block, and no receipt or nonce of a transaction that did not land. So nothing is tried
+by mining; candidate blocks are simulated (``eth_simulateV1``, see ``sim.builder_sim``) and
+the chosen one is mined once. A block is built the way a builder would:
 
-- public transactions keep the node's own (FIFO) order, read by mining the pool once on an
-  ``evm_snapshot`` and reverting;
+- public transactions keep their arrival order (anvil's FIFO order), learnt from the node's
+  ``newPendingTransactions`` feed; transactions it never announced go last, by sender and
+  nonce;
 - bundles go to the top of the block, in arrival order, each contiguous and in its own
   order, as real builders place them before the public mempool; a bundle holding a pending
   public transaction (a backrun ``[victim, ours]``) runs it there, and it is not included a
   second time;
-- a bundle is all-or-nothing: the pool is dropped (``anvil_dropAllTransactions``), the raw
-  transactions are resubmitted in the chosen order and the block is mined; if any bundle
-  transaction was refused, left out, reverted (unless listed in ``revertingTxHashes``) or the
-  block's timestamp falls outside the bundle's window, the block is reverted and built again
-  without that bundle. The report says which bundles landed and why the others did not.
+- a bundle is all-or-nothing: if any of its transactions cannot run at its place (nonce,
+  fee cap, funds), reverts (unless listed in ``revertingTxHashes``), or the block's timestamp
+  falls outside the bundle's window, the block is simulated again without that bundle;
+- the chosen block is then mined once: the pool is dropped (``anvil_dropAllTransactions``),
+  the raw transactions are resubmitted in the chosen order, the simulated timestamp is fixed
+  (``evm_setNextBlockTimestamp``) and the block is mined and checked against the
+  simulation; any disagreement is reported in ``BlockReport.mismatch`` and logged as an
+  error. The report says which bundles landed and why the others did not.
 
-``eth_callBundle`` runs the bundle alone on top of the head in a mined-and-reverted block
-and restores the pool in its order afterwards. Bundles are keyed by (signer, replacementUuid)
-for replacement and cancellation (by (signer, bundle hash, block) without a UUID).
+``eth_callBundle`` simulates the bundle alone on top of the head and touches nothing.
+Bundles are keyed by (signer, replacementUuid) for replacement and cancellation (by (signer,
+bundle hash, block) without a UUID).
 
-Limits: transactions sent to the node while a block is being built may be lost (the pool is
-dropped and refilled); transactions of impersonated senders cannot be resubmitted from raw
-bytes and are reported as dropped; only the head state can be simulated.
+Limits: transactions sent to the node in the instant between the last pool read and the drop
+may be lost; transactions that arrive during a build are resubmitted after the simulated
+ones, unsimulated; transactions of impersonated senders cannot be resubmitted from raw bytes
+and are reported as dropped; blob and EIP-7702 transactions are not simulated (bundles holding
+them are left out, public ones go last, unsimulated); the simulated ``prevrandao`` is not the
+mined one; a block that would outgrow the gas limit is not split; only the head state can be
+simulated.
 """
 
 from __future__ import annotations
@@ -33,16 +44,18 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chains.mempool_tx import EnvelopeError
 from chains.rpc import HttpRpc, RpcResponseError
 from sim.builder_bundle import (
-    HEX_BYTES,
     Bundle,
     PoolTx,
     bundle_hash,
+    bundle_result,
     one_object,
     optional_quantity,
     order_block,
@@ -54,7 +67,23 @@ from sim.builder_http import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     JsonRpcFault,
+    PendingArrivals,
     SignedJsonRpcServer,
+)
+from sim.builder_sim import (
+    BlockEnv,
+    Schedule,
+    SimResult,
+    SimTx,
+    chain_nonces,
+    compare_block,
+    decode_tx,
+    late_arrivals,
+    next_block_env,
+    pool_entries,
+    read_pool,
+    schedule,
+    simulate,
 )
 from sim.txs import hex_int
 
@@ -62,6 +91,8 @@ __all__ = ["BlockReport", "Bundle", "BundleOutcome", "LocalBuilder"]
 
 _log = logging.getLogger(__name__)
 _SIM_ERROR = -32000
+_ARRIVAL_WAIT_S = 0.5  # how long a pool transaction's announcement may lag its acceptance
+_CLOCK_ROUNDS = 3  # simulations when the clock keeps ticking into a new second meanwhile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +117,9 @@ class BlockReport:
     tx_hashes: tuple[str, ...]
     bundles: tuple[BundleOutcome, ...]
     dropped_public: tuple[tuple[str, str], ...]  # (tx hash, reason) not resubmittable
-    attempts: int  # blocks mined (and all but the last reverted) to get here
+    attempts: int  # candidate blocks simulated to choose the one mined
+    # where the mined block disagrees with its simulation; () when it agrees
+    mismatch: tuple[str, ...] = ()
 
     def outcome(self, bundle_hash: str) -> BundleOutcome:
         """Return the outcome of the bundle with this hash (KeyError if it was no candidate)."""
@@ -94,6 +127,25 @@ class BlockReport:
             if outcome.bundle_hash == bundle_hash:
                 return outcome
         raise KeyError(bundle_hash)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Plan:
+    """The block chosen by simulation: layout, results, left-out bundles, tries."""
+
+    env: BlockEnv
+    layout: Schedule
+    results: list[SimResult]
+    excluded: dict[Any, str]
+    attempts: int
+
+
+def ws_url_of(http_url: str) -> str:
+    """Return the websocket URL anvil serves beside an http(s) URL (same port)."""
+    for http, ws in (("http://", "ws://"), ("https://", "wss://")):
+        if http_url.startswith(http):
+            return ws + http_url[len(http) :]
+    raise ValueError(f"not an http(s) URL: {http_url!r}")
 
 
 class LocalBuilder:
@@ -108,6 +160,7 @@ class LocalBuilder:
         allowed_signers: Collection[str] | None = None,
     ) -> None:
         self._rpc = HttpRpc(node_rpc_url, timeout_s=30.0)
+        self._arrivals = PendingArrivals(ws_url_of(node_rpc_url))
         self._lock = threading.Lock()  # one builder action at a time on the node
         self._bundles: dict[tuple[str, str], Bundle] = {}
         self._seq = itertools.count()
@@ -122,16 +175,24 @@ class LocalBuilder:
         return self._server.url
 
     def start(self) -> LocalBuilder:
-        """Check the node does not mine by itself, then serve; return self."""
+        """Check the node does not mine by itself, follow its pool, then serve; return self."""
         if self._rpc.call("anvil_getAutomine"):
             raise RuntimeError("the local builder needs anvil with automine off (no_mining)")
-        self._server.start()
+        self._arrivals.start()
+        try:
+            # what waits in the pool already came before anything the feed announces
+            self._arrivals.note([h for _, _, h in pool_entries(self._rpc)])
+            self._server.start()
+        except BaseException:
+            self._arrivals.stop()
+            raise
         self._running = True
         return self
 
     def stop(self) -> None:
-        """Stop serving, join the server thread, close the socket and the node client."""
+        """Stop serving and following the pool, join both threads, close the node client."""
         self._server.stop()
+        self._arrivals.stop()
         with self._lock:
             self._rpc.close()
         self._running = False
@@ -205,34 +266,35 @@ class LocalBuilder:
             for key in [k for k, b in self._bundles.items() if b.block_number <= number]:
                 del self._bundles[key]  # a bundle targets one block: used now or never
             excluded = self._precheck(candidates, hex_int(head["timestamp"]))
-            public, dropped = self._capture_pool()
-            attempts = 0
-            while True:
-                active = [b for b in candidates if b.key not in excluded]
-                order, conflicts = order_block(public, active)
-                if conflicts:
-                    excluded.update(conflicts)
-                    continue
-                attempts += 1
-                snapshot = self._rpc.call("evm_snapshot")
-                block, failure, refused = self._try_block(order, active)
-                if failure is None:
-                    dropped += refused
+            since = self._arrivals.mark()
+            public, dropped, unsimulated = read_pool(self._rpc, self._arrivals, _ARRIVAL_WAIT_S)
+            decoded = {tx.tx_hash: tx for tx in public}
+            for b in candidates:
+                if b.key not in excluded:
+                    try:
+                        decoded.update((t.tx_hash, t) for t in map(decode_tx, b.raw_txs))
+                    except EnvelopeError as exc:
+                        excluded[b.key] = f"a transaction cannot be simulated: {exc}"
+            nonces = chain_nonces(self._rpc, {tx.sender for tx in decoded.values()})
+            plan = None
+            for _ in range(_CLOCK_ROUNDS):
+                # anvil's clock is this host's, whole seconds plus an offset: while the second
+                # has not changed, the next block's timestamp is the one read here
+                second = int(time.time())
+                env = next_block_env(self._rpc)
+                if env.number != number:
+                    raise RuntimeError(f"block {env.number - 1} was mined outside the builder")
+                plan = self._choose(candidates, dict(excluded), public, decoded, nonces, env)
+                if int(time.time()) == second:
                     break
-                self._rpc.call("evm_revert", snapshot)
-                excluded[failure[0]] = failure[1]
-        index = {h: i for i, h in enumerate(block["transactions"])}
-        outcomes = tuple(
-            BundleOutcome(
-                bundle_hash=b.bundle_hash,
-                replacement_uuid=b.replacement_uuid,
-                signer=b.signer,
-                included=b.key not in excluded,
-                reason=excluded.get(b.key, ""),
-                tx_indexes=() if b.key in excluded else tuple(index[h] for h in b.tx_hashes),
+            assert plan is not None
+            block, receipts, refused, mismatch = self._mine(
+                plan, public, unsimulated, since, second
             )
-            for b in candidates
-        )
+            self._arrivals.retain({tx.tx_hash for tx in public} - set(block["transactions"]), since)
+        dropped += refused
+        index = {h: i for i, h in enumerate(block["transactions"])}
+        outcomes = tuple(self._outcome(b, plan, index, receipts, mismatch) for b in candidates)
         report = BlockReport(
             block_number=hex_int(block["number"]),
             block_hash=block["hash"],
@@ -240,7 +302,8 @@ class LocalBuilder:
             tx_hashes=tuple(block["transactions"]),
             bundles=outcomes,
             dropped_public=tuple(dropped),
-            attempts=attempts,
+            attempts=plan.attempts,
+            mismatch=tuple(mismatch),
         )
         for o in outcomes:
             _log.info(
@@ -249,6 +312,8 @@ class LocalBuilder:
                 o.bundle_hash,
                 "included" if o.included else f"left out: {o.reason}",
             )
+        for line in mismatch:
+            _log.error("block %d differs from its simulation: %s", report.block_number, line)
         return report
 
     def _precheck(self, candidates: Sequence[Bundle], head_timestamp: int) -> dict[Any, str]:
@@ -268,76 +333,153 @@ class LocalBuilder:
                 excluded[b.key] = f"maxTimestamp {b.max_timestamp} has passed"
         return excluded
 
-    def _capture_pool(self) -> tuple[list[PoolTx], list[tuple[str, str]]]:
-        """Return the pool's raw transactions in the node's order, and those without raw bytes."""
-        content = self._rpc.call("txpool_content")
-        sections: dict[str, list[tuple[str, int, str]]] = {"pending": [], "queued": []}
-        for section, entries in sections.items():
-            for sender, by_nonce in (content.get(section) or {}).items():
-                for nonce, tx in by_nonce.items():
-                    entries.append((sender.lower(), int(nonce), tx["hash"]))
-            entries.sort()
-        everything = sections["pending"] + sections["queued"]
-        if not everything:
-            return [], []
-        raws = self._rpc.batch([("eth_getRawTransactionByHash", [h]) for _, _, h in everything])
-        raw_of = dict(zip((h for _, _, h in everything), raws, strict=True))
-        order: list[str] = []
-        if sections["pending"]:
-            # the node's own order (FIFO with --order fifo): mine the pool once and revert
-            snapshot = self._rpc.call("evm_snapshot")
-            try:
-                self._rpc.call("evm_mine")
-                block = self._rpc.call("eth_getBlockByNumber", "latest", False)
-            finally:
-                self._rpc.call("evm_revert", snapshot)
-            order = [h for h in block["transactions"] if h in raw_of]
-        seen = set(order)
-        order += [h for _, _, h in everything if h not in seen]
-        txs, dropped = [], []
-        for h in order:
-            raw = raw_of[h]
-            if isinstance(raw, str) and HEX_BYTES.fullmatch(raw):
-                txs.append(PoolTx(h, bytes.fromhex(raw[2:])))
-            else:
-                dropped.append((h, "the node has no raw bytes for it"))
-        return txs, dropped
+    def _choose(
+        self,
+        candidates: Sequence[Bundle],
+        excluded: dict[Any, str],
+        public: Sequence[SimTx],
+        decoded: dict[str, SimTx],
+        nonces: dict[str, int],
+        env: BlockEnv,
+    ) -> _Plan:
+        """Simulate candidate blocks, leaving out one failing bundle at a time, until none fails."""
+        for b in candidates:
+            if b.key not in excluded and not b.in_window(env.timestamp):
+                window = f"[{b.min_timestamp}, {b.max_timestamp}]"
+                excluded[b.key] = f"block timestamp {env.timestamp} outside {window}"
+        pool = [PoolTx(tx.tx_hash, tx.raw) for tx in public]
+        unrunnable: set[str] = set()
+        attempts = 0
+        while True:
+            active = [b for b in candidates if b.key not in excluded]
+            order, conflicts = order_block(pool, active)
+            if conflicts:
+                excluded.update(conflicts)
+                continue
+            owned = {h: b for b in active for h in b.tx_hashes}
+            bundled = [
+                (decoded[t.tx_hash], owned[t.tx_hash].key) for t, o in order if o is not None
+            ]
+            rest = [decoded[t.tx_hash] for t, o in order if o is None]
+            attempts += 1
+            layout = schedule(
+                bundled, [t for t in rest if t.tx_hash not in unrunnable], nonces, env.base_fee_wei
+            )
+            if layout.refused is not None:
+                excluded[bundled[layout.refused.index][1]] = layout.refused.reason
+                continue
+            results, refusal = simulate(self._rpc, layout.txs, env)
+            if refusal is not None:
+                owner = layout.owners[refusal.index]
+                if owner is None:
+                    unrunnable.add(layout.txs[refusal.index].tx_hash)  # anvil will skip it too
+                else:
+                    excluded[owner] = refusal.reason
+                continue
+            failed = next(
+                (
+                    (owner, tx.tx_hash)
+                    for tx, owner, r in zip(layout.txs, layout.owners, results, strict=True)
+                    if owner is not None
+                    and not r.ok
+                    and tx.tx_hash.lower() not in _bundle(active, owner).reverting_tx_hashes
+                ),
+                None,
+            )
+            if failed is not None:
+                excluded[failed[0]] = f"tx {failed[1]} reverted"
+                continue
+            return _Plan(
+                env=env,
+                layout=layout,
+                results=results,
+                excluded=excluded,
+                attempts=attempts,
+            )
 
-    def _try_block(
-        self, order: Sequence[tuple[PoolTx, Bundle | None]], active: Sequence[Bundle]
-    ) -> tuple[dict[str, Any], tuple[Any, str] | None, list[tuple[str, str]]]:
-        """Refill the pool in order and mine; return (block, first bundle failure, refused)."""
-        refused: list[tuple[str, str]] = []
+    def _mine(
+        self,
+        plan: _Plan,
+        public: Sequence[SimTx],
+        unsimulated: Sequence[PoolTx],
+        since: int,
+        second: int,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[str, str]], list[str]]:
+        """Refill the pool in the chosen order, mine once, check the block against the plan.
+
+        Return (block, its receipts, public transactions the node refused, mismatches).
+        """
+        layout = plan.layout
+        stale = dict(layout.stale)
+        bundled = [
+            (tx, o) for tx, o in zip(layout.txs, layout.owners, strict=True) if o is not None
+        ]
+        claimed = {tx.tx_hash for tx, _ in bundled}
+        rest = [tx for tx in public if tx.tx_hash not in claimed and tx.tx_hash not in stale]
+        known = {tx.tx_hash for tx in public} | {tx.tx_hash for tx in unsimulated} | claimed
+        late = late_arrivals(self._rpc, self._arrivals, since, known)
+        refused: list[tuple[str, str]] = list(layout.stale)
+        mismatch: list[str] = []
         self._rpc.call("anvil_dropAllTransactions")
-        for tx, owner in order:
+        for tx, _ in bundled:
             try:
                 self._rpc.call("eth_sendRawTransaction", "0x" + tx.raw.hex())
             except RpcResponseError as exc:
-                if owner is None:
-                    refused.append((tx.tx_hash, exc.message))
-                    continue
-                return {}, (owner.key, f"tx {tx.tx_hash} refused: {exc.message}"), refused
+                mismatch.append(f"bundle tx {tx.tx_hash} refused by the node: {exc.message}")
+        for tx in [*(PoolTx(t.tx_hash, t.raw) for t in rest), *unsimulated, *late]:
+            try:
+                self._rpc.call("eth_sendRawTransaction", "0x" + tx.raw.hex())
+            except RpcResponseError as exc:
+                refused.append((tx.tx_hash, exc.message))
+        self._rpc.call("evm_setNextBlockTimestamp", hex(plan.env.timestamp))
+        lag_s = int(time.time()) - second
         self._rpc.call("evm_mine")
+        if lag_s > 0:
+            # the fixed timestamp set the clock back by the seconds that passed: put them back
+            self._rpc.call("evm_increaseTime", lag_s)
         block = self._rpc.call("eth_getBlockByNumber", "latest", False)
-        index = {h: i for i, h in enumerate(block["transactions"])}
-        timestamp = hex_int(block["timestamp"])
-        for b in active:
+        receipts = self._rpc.call("eth_getBlockReceipts", block["number"]) or []
+        mismatch += compare_block(plan.env, plan.layout.txs, plan.results, block, receipts)
+        return block, receipts, refused, mismatch
+
+    def _outcome(
+        self,
+        b: Bundle,
+        plan: _Plan,
+        index: dict[str, int],
+        receipts: Sequence[dict[str, Any]],
+        mismatch: list[str],
+    ) -> BundleOutcome:
+        """Report one candidate: left out by the plan, or landed as the mined block shows."""
+        reason = plan.excluded.get(b.key, "")
+        positions: tuple[int, ...] = ()
+        if b.key not in plan.excluded:
             missing = [h for h in b.tx_hashes if h not in index]
+            positions = tuple(index[h] for h in b.tx_hashes if h in index)
+            bad = [
+                h
+                for h in b.tx_hashes
+                if h in index
+                and hex_int(receipts[index[h]]["status"]) != 1
+                and h.lower() not in b.reverting_tx_hashes
+            ]
             if missing:
-                return block, (b.key, f"tx {missing[0]} could not be included"), refused
-            positions = [index[h] for h in b.tx_hashes]
-            if positions != list(range(positions[0], positions[0] + len(positions))):
-                return block, (b.key, "its transactions were not contiguous"), refused
-            if (b.min_timestamp is not None and timestamp < b.min_timestamp) or (
-                b.max_timestamp is not None and timestamp > b.max_timestamp
-            ):
-                window = f"[{b.min_timestamp}, {b.max_timestamp}]"
-                return block, (b.key, f"block timestamp {timestamp} outside {window}"), refused
-            receipts = self._rpc.batch([("eth_getTransactionReceipt", [h]) for h in b.tx_hashes])
-            for h, receipt in zip(b.tx_hashes, receipts, strict=True):
-                if hex_int(receipt["status"]) != 1 and h.lower() not in b.reverting_tx_hashes:
-                    return block, (b.key, f"tx {h} reverted"), refused
-        return block, None, refused
+                reason = f"simulated as included, but tx {missing[0]} is not in the block"
+            elif positions != tuple(range(positions[0], positions[0] + len(positions))):
+                reason = "simulated as included, but its transactions are not contiguous"
+            elif bad:
+                reason = f"simulated as included, but tx {bad[0]} reverted in the block"
+            if reason:
+                mismatch.append(f"bundle {b.bundle_hash}: {reason}")
+                positions = ()
+        return BundleOutcome(
+            bundle_hash=b.bundle_hash,
+            replacement_uuid=b.replacement_uuid,
+            signer=b.signer,
+            included=reason == "",
+            reason=reason,
+            tx_indexes=positions,
+        )
 
     # --- simulation -----------------------------------------------------------------------
 
@@ -345,64 +487,43 @@ class LocalBuilder:
         """Simulate a bundle on top of the head (eth_callBundle); return the Flashbots shape."""
         raws, hashes = parse_txs(obj)
         state = obj.get("stateBlockNumber", "latest")
+        try:
+            txs = [decode_tx(raw) for raw in raws]
+        except EnvelopeError as exc:
+            raise JsonRpcFault(INVALID_PARAMS, f"a transaction cannot be simulated: {exc}") from exc
         with self._lock:
-            head = self._rpc.call("eth_getBlockByNumber", "latest", False)
-            head_number = hex_int(head["number"])
+            env = next_block_env(self._rpc)
+            head_number = env.number - 1
             if state not in ("latest", "pending") and quantity(state, "stateBlockNumber") != (
                 head_number
             ):
                 raise JsonRpcFault(
                     INVALID_PARAMS, f"only the head state ({head_number}) can be simulated here"
                 )
-            public, _ = self._capture_pool()
-            snapshot = self._rpc.call("evm_snapshot")
-            try:
-                self._rpc.call("anvil_dropAllTransactions")
-                for raw, h in zip(raws, hashes, strict=True):
-                    try:
-                        self._rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
-                    except RpcResponseError as exc:
-                        raise JsonRpcFault(_SIM_ERROR, f"tx {h}: {exc.message}") from exc
-                self._rpc.call("evm_mine")
-                result = self._simulation_result(raws, hashes, head_number)
-            finally:
-                self._rpc.call("evm_revert", snapshot)
-                self._rpc.call("anvil_dropAllTransactions")
-                for tx in public:
-                    try:
-                        self._rpc.call("eth_sendRawTransaction", "0x" + tx.raw.hex())
-                    except RpcResponseError as exc:
-                        _log.warning("pool tx %s not restored: %s", tx.tx_hash, exc.message)
-        return result
+            nonces = chain_nonces(self._rpc, {tx.sender for tx in txs})
+            layout = schedule([(tx, 0) for tx in txs], [], nonces, env.base_fee_wei)
+            if layout.refused is not None:
+                raise JsonRpcFault(_SIM_ERROR, layout.refused.reason)
+            results, refusal = simulate(self._rpc, txs, env)
+        if refusal is not None:
+            raise JsonRpcFault(_SIM_ERROR, refusal.reason)
+        per_tx = [
+            tx_result(
+                tx_hash=h,
+                sender=tx.sender,
+                to=tx.to,
+                gas_used_units=r.gas_used_units,
+                price_wei=tx.price_wei(env.base_fee_wei),
+                base_fee_wei=env.base_fee_wei,
+                sent_to_coinbase_wei=r.sent_to_coinbase_wei,
+                ok=r.ok,
+                return_data=r.return_data,
+                error=r.error,
+            )
+            for h, tx, r in zip(hashes, txs, results, strict=True)
+        ]
+        return bundle_result(raws, per_tx, head_number)
 
-    def _simulation_result(
-        self, raws: Sequence[bytes], hashes: Sequence[str], head_number: int
-    ) -> dict[str, Any]:
-        block = self._rpc.call("eth_getBlockByNumber", "latest", False)
-        mined = set(block["transactions"])
-        for h in hashes:
-            if h not in mined:
-                raise JsonRpcFault(_SIM_ERROR, f"tx {h} could not be included (nonce?)")
-        coinbase = block["miner"]
-        base_fee_wei = hex_int(block.get("baseFeePerGas") or "0x0")
-        balances = self._rpc.batch(
-            [("eth_getBalance", [coinbase, hex(n)]) for n in (head_number, head_number + 1)]
-        )
-        receipts = self._rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        results = []
-        for h, receipt in zip(hashes, receipts, strict=True):
-            trace = self._rpc.call("debug_traceTransaction", h, {"tracer": "callTracer"})
-            results.append(tx_result(h, receipt, trace, coinbase, base_fee_wei))
-        total_gas_units = sum(r["gasUsed"] for r in results)
-        coinbase_diff_wei = hex_int(balances[1]) - hex_int(balances[0])
-        sent_wei = sum(int(r["ethSentToCoinbase"]) for r in results)
-        return {
-            "bundleGasPrice": str(coinbase_diff_wei // max(total_gas_units, 1)),
-            "bundleHash": bundle_hash(raws),
-            "coinbaseDiff": str(coinbase_diff_wei),
-            "ethSentToCoinbase": str(sent_wei),
-            "gasFees": str(sum(int(r["gasFees"]) for r in results)),
-            "results": results,
-            "stateBlockNumber": head_number,
-            "totalGasUsed": total_gas_units,
-        }
+
+def _bundle(active: Sequence[Bundle], key: Any) -> Bundle:
+    return next(b for b in active if b.key == key)

@@ -13,7 +13,6 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from sim.builder_http import INVALID_PARAMS, JsonRpcFault
-from sim.txs import hex_int
 
 __all__ = [
     "HEX_BYTES",
@@ -21,6 +20,7 @@ __all__ = [
     "Bundle",
     "PoolTx",
     "bundle_hash",
+    "bundle_result",
     "one_object",
     "optional_quantity",
     "order_block",
@@ -31,7 +31,6 @@ __all__ = [
 
 MAX_BUNDLE_TXS = 100
 HEX_BYTES = re.compile(r"0x(?:[0-9a-fA-F]{2})+")
-_VALUE_CALLS = frozenset({"CALL", "CREATE", "CREATE2", "SELFDESTRUCT"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +55,11 @@ class Bundle:
             return (self.signer, self.replacement_uuid)
         return (self.signer, f"{self.bundle_hash}@{self.block_number}")
 
+    def in_window(self, timestamp: int) -> bool:
+        """Tell whether a block with this timestamp (s) may hold the bundle."""
+        low_ok = self.min_timestamp is None or timestamp >= self.min_timestamp
+        return low_ok and (self.max_timestamp is None or timestamp <= self.max_timestamp)
+
 
 @dataclass(frozen=True, slots=True)
 class PoolTx:
@@ -66,39 +70,54 @@ class PoolTx:
 
 
 def tx_result(
-    tx_hash: str, receipt: dict[str, Any], trace: dict[str, Any], coinbase: str, base_fee_wei: int
+    *,
+    tx_hash: str,
+    sender: str,
+    to: str | None,
+    gas_used_units: int,
+    price_wei: int,
+    base_fee_wei: int,
+    sent_to_coinbase_wei: int,
+    ok: bool,
+    return_data: str,
+    error: str,
 ) -> dict[str, Any]:
     """One transaction's simulation result, shaped like Flashbots' eth_callBundle results."""
-    gas_units = hex_int(receipt["gasUsed"])
-    price_wei = hex_int(receipt["effectiveGasPrice"])
-    fees_wei = gas_units * (price_wei - base_fee_wei)  # the coinbase's share: the base fee burns
-    sent_wei = _value_sent_to(trace, coinbase.lower())
+    fees_wei = gas_used_units * (price_wei - base_fee_wei)  # the coinbase's share: base fee burns
     result: dict[str, Any] = {
         "txHash": tx_hash,
-        "gasUsed": gas_units,
+        "gasUsed": gas_used_units,
         "gasPrice": str(price_wei),
         "gasFees": str(fees_wei),
-        "fromAddress": to_checksum_address(receipt["from"]),
-        "toAddress": to_checksum_address(receipt["to"]) if receipt.get("to") else None,
-        "coinbaseDiff": str(fees_wei + sent_wei),
-        "ethSentToCoinbase": str(sent_wei),
+        "fromAddress": to_checksum_address(sender),
+        "toAddress": to_checksum_address(to) if to else None,
+        "coinbaseDiff": str(fees_wei + sent_to_coinbase_wei),
+        "ethSentToCoinbase": str(sent_to_coinbase_wei),
     }
-    if hex_int(receipt["status"]) == 1:
-        result["value"] = trace.get("output") or "0x"
+    if ok:
+        result["value"] = return_data
     else:
-        result["error"] = trace.get("error") or "execution reverted"
-        result["revert"] = trace.get("output") or "0x"
+        result["error"] = error or "execution reverted"
+        result["revert"] = return_data
     return result
 
 
-def _value_sent_to(frame: dict[str, Any], address: str) -> int:
-    """Sum the wei that succeeding call frames move to address (a failed frame moves nothing)."""
-    if frame.get("error"):
-        return 0
-    own = 0
-    if frame.get("type") in _VALUE_CALLS and str(frame.get("to", "")).lower() == address:
-        own = hex_int(frame.get("value") or "0x0")
-    return own + sum(_value_sent_to(c, address) for c in frame.get("calls") or ())
+def bundle_result(
+    raws: Sequence[bytes], per_tx: Sequence[dict[str, Any]], state_block_number: int
+) -> dict[str, Any]:
+    """A whole bundle's simulation result from its transactions' (``tx_result``) results."""
+    total_gas_units = sum(r["gasUsed"] for r in per_tx)
+    coinbase_diff_wei = sum(int(r["coinbaseDiff"]) for r in per_tx)
+    return {
+        "bundleGasPrice": str(coinbase_diff_wei // max(total_gas_units, 1)),
+        "bundleHash": bundle_hash(raws),
+        "coinbaseDiff": str(coinbase_diff_wei),
+        "ethSentToCoinbase": str(sum(int(r["ethSentToCoinbase"]) for r in per_tx)),
+        "gasFees": str(sum(int(r["gasFees"]) for r in per_tx)),
+        "results": list(per_tx),
+        "stateBlockNumber": state_block_number,
+        "totalGasUsed": total_gas_units,
+    }
 
 
 def order_block(

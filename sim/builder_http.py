@@ -1,16 +1,23 @@
-"""The local builder's front door: JSON-RPC over HTTP on loopback, Flashbots-signed requests.
+"""The local builder's network edges: the JSON-RPC front door, and the node's pool feed.
+
+``SignedJsonRpcServer`` serves JSON-RPC over HTTP on loopback to Flashbots-signed requests.
 
 Each request must carry ``X-Flashbots-Signature: <address>:<signature>`` where the signature
 is EIP-191 over the 0x-hex keccak256 of the exact body bytes; the signer is recovered here and
 compared with the claimed address (and, when given, an allow-list). A missing or bad header
 is answered with a JSON-RPC error (code -32600), like the Flashbots relay does.
+
+``PendingArrivals`` learns the public pool's arrival order, which anvil's FIFO miner follows,
+without mining: it numbers hashes as the node's ``newPendingTransactions`` feed announces them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,6 +25,7 @@ import orjson
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import is_address, keccak, to_checksum_address
+from websockets.sync.client import connect
 
 __all__ = [
     "FLASHBOTS_SIGNATURE_HEADER",
@@ -25,6 +33,7 @@ __all__ = [
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
     "JsonRpcFault",
+    "PendingArrivals",
     "SignedJsonRpcServer",
     "recover_signer",
 ]
@@ -33,6 +42,7 @@ FLASHBOTS_SIGNATURE_HEADER = "X-Flashbots-Signature"
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
+_log = logging.getLogger(__name__)
 _MAX_BODY_BYTES = 1 << 20  # Flashbots caps a bundle at 300,000 bytes
 
 # (method, params, recovered signer) -> result; raise JsonRpcFault for an error reply
@@ -169,3 +179,118 @@ def _handler_class(
             pass  # quiet: the builder reports through its BlockReport and logging
 
     return Handler
+
+
+class PendingArrivals:
+    """First-seen order of the node's pending transactions, from a websocket subscription.
+
+    A background thread subscribes to ``newPendingTransactions`` and numbers each hash the
+    first time it is announced; a hash announced again (a resubmission) keeps its number.
+    """
+
+    def __init__(self, ws_url: str) -> None:
+        self._url = ws_url
+        self._seq: dict[str, int] = {}
+        self._next = 0
+        self._given_up: set[str] = set()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        """Subscribe in a background thread; return once the subscription is live."""
+        if self._thread is not None:
+            raise RuntimeError("the arrival feed is already started")
+        self._thread = threading.Thread(target=self._run, name="local-builder-ws", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s) or self._error is not None:
+            self.stop()
+            raise RuntimeError(f"no newPendingTransactions feed from {self._url}: {self._error}")
+
+    def stop(self) -> None:
+        """Unsubscribe, close the socket and join the thread; idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def mark(self) -> int:
+        """Return the number the next first-seen hash will get."""
+        with self._cond:
+            return self._next
+
+    def note(self, hashes: Sequence[str]) -> None:
+        """Number the hashes not seen yet, in the given order (the pool found at start)."""
+        with self._cond:
+            for h in hashes:
+                self._add(h.lower())
+
+    def ranks(self, hashes: Sequence[str], wait_s: float) -> dict[str, int]:
+        """Return the first-seen numbers of hashes, waiting up to wait_s for announcements.
+
+        A transaction the node has accepted is announced a moment later on the feed; a hash
+        still unknown after the wait is given up on (and not waited for again).
+        """
+        wanted = {h.lower() for h in hashes}
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                missing = wanted - self._seq.keys() - self._given_up
+                left = deadline - time.monotonic()
+                if not missing or left <= 0 or not self._live():
+                    break
+                self._cond.wait(left)
+            if missing:
+                _log.info("%d pool transactions were never announced; ordered last", len(missing))
+            self._given_up |= missing
+            return {h: self._seq[h] for h in wanted if h in self._seq}
+
+    def since(self, mark: int) -> list[str]:
+        """Return the hashes first seen at or after mark, in arrival order."""
+        with self._cond:
+            return sorted((h for h, n in self._seq.items() if n >= mark), key=self._seq.__getitem__)
+
+    def retain(self, keep: set[str], since: int) -> None:
+        """Forget hashes numbered before since that are not in keep (mined or gone)."""
+        with self._cond:
+            self._seq = {h: n for h, n in self._seq.items() if n >= since or h in keep}
+            self._given_up &= keep
+
+    def _live(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _add(self, h: str) -> None:
+        if h not in self._seq:
+            self._seq[h] = self._next
+            self._next += 1
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        subscribe = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe"}
+        subscribe["params"] = ["newPendingTransactions"]
+        try:
+            with connect(self._url, proxy=None, open_timeout=10, close_timeout=2) as ws:
+                ws.send(orjson.dumps(subscribe).decode())
+                reply = orjson.loads(ws.recv(timeout=10))
+                if not isinstance(reply, dict) or not isinstance(reply.get("result"), str):
+                    raise RuntimeError(f"eth_subscribe refused: {reply}")
+                self._ready.set()
+                while not self._stop.is_set():
+                    try:
+                        message = orjson.loads(ws.recv(timeout=0.05))
+                    except TimeoutError:
+                        continue
+                    h = (message.get("params") or {}).get("result")
+                    if isinstance(h, str):
+                        with self._cond:
+                            self._add(h.lower())
+        except Exception as exc:  # the node went away: report it, order unknowns by sender
+            self._error = exc
+            if not self._stop.is_set():
+                _log.warning("pending transaction feed %s ended: %s", self._url, exc)
+        finally:
+            self._ready.set()
+            with self._cond:
+                self._cond.notify_all()

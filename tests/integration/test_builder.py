@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -12,9 +15,11 @@ import orjson
 import pytest
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+from websockets.sync.client import connect
 
 from bot.relay import RelayClient, flashbots_signature, next_block_uuid
 from chains.rpc import HttpRpc
+from sim import builder as builder_module
 from sim.anvil import AnvilConfig, AnvilProcess
 from sim.builder import LocalBuilder
 from sim.txs import Call, RawSigner
@@ -31,12 +36,17 @@ REPUTATION_KEY = "0x" + "42" * 32  # signs requests only; holds nothing
 SINK = "0x000000000000000000000000000000000000dEaD"
 REVERTER = "0x00000000000000000000000000000000000fa11a"
 REVERTER_CODE = "0x60006000fd"  # PUSH1 0 PUSH1 0 REVERT
+GUARD = "0x00000000000000000000000000000000000B10c4"
+# reverts unless calldata word 0 == blockhash(number - 1) (the executor's guard); else
+# returns (blockhash(number - 1), timestamp, number, basefee)
+GUARD_CODE = "0x60014303408060005260003514601457600080fd5b42602052436040524860605260806000f3"
 
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[AnvilProcess]:
     with AnvilProcess.start(AnvilConfig(no_mining=True, order="fifo")) as anvil:
         anvil.set_code(REVERTER, bytes.fromhex(REVERTER_CODE[2:]))
+        anvil.set_code(GUARD, bytes.fromhex(GUARD_CODE[2:]))
         anvil.mine()
         yield anvil
 
@@ -63,10 +73,12 @@ class Wallet:
         self.signer = RawSigner(bytes.fromhex(key[2:]), chain_id)
         self.nonce = int(rpc.call("eth_getTransactionCount", self.signer.address, "pending"), 16)
 
-    def tx(self, to: str, *, value_wei: int = 1, gas_units: int = 21_000) -> tuple[str, str]:
+    def tx(
+        self, to: str, *, value_wei: int = 1, gas_units: int = 21_000, data: bytes = b""
+    ) -> tuple[str, str]:
         """Return (0x raw, 0x hash) of the next transaction of this account."""
         raw, tx_hash = self.signer.sign(
-            Call(to=to, data=b"", value_wei=value_wei, gas_units=gas_units),
+            Call(to=to, data=data, value_wei=value_wei, gas_units=gas_units),
             nonce=self.nonce,
             max_fee_per_gas_wei=50 * 10**9,
             max_priority_fee_per_gas_wei=10**9,
@@ -254,3 +266,164 @@ def test_allow_list_refuses_unknown_signers(node: AnvilProcess) -> None:
         replies = asyncio.run(cancel())
     assert [r.ok for r in replies] == [False, False]
     assert all("is not allowed" in (r.error or "") for r in replies)
+
+
+class Watcher:
+    """Another client of the node, watching while the builder works: new heads over a
+    websocket, and eth_blockNumber, receipts and a nonce polled over http."""
+
+    def __init__(self, node: AnvilProcess, never_mined: list[str], account: str) -> None:
+        self.heads: list[tuple[int, str]] = []
+        self.numbers: list[int] = []
+        self.receipts: list[str] = []  # hashes of never_mined that ever had a receipt
+        self.nonces: list[int] = []
+        self._node, self._never, self._account = node, never_mined, account
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._heads, daemon=True),
+            threading.Thread(target=self._poll, daemon=True),
+        ]
+
+    def __enter__(self) -> Watcher:
+        for t in self._threads:
+            t.start()
+        assert self._subscribed.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)  # let the last announcements arrive
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+    def _heads(self) -> None:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+        with connect(self._node.ws_url, proxy=None) as ws:
+            ws.send(orjson.dumps(request).decode())
+            assert "result" in orjson.loads(ws.recv(timeout=10))
+            self._subscribed.set()
+            while not self._stop.is_set():
+                try:
+                    head = orjson.loads(ws.recv(timeout=0.05))["params"]["result"]
+                except TimeoutError:
+                    continue
+                self.heads.append((int(head["number"], 16), head["hash"]))
+
+    def _poll(self) -> None:
+        with self._node.rpc() as rpc:
+            while not self._stop.is_set():
+                self.numbers.append(int(rpc.call("eth_blockNumber"), 16))
+                for h in self._never:
+                    if rpc.call("eth_getTransactionReceipt", h) is not None:
+                        self.receipts.append(h)
+                count = rpc.call("eth_getTransactionCount", self._account, "latest")
+                self.nonces.append(int(count, 16))
+
+
+def test_no_phantom_blocks_receipts_or_nonces_while_simulating_and_building(
+    builder: LocalBuilder, node: AnvilProcess, rpc: HttpRpc
+) -> None:
+    ours, rival, alice, _ = wallets(rpc, node)
+    a_raw, a_hash = alice.tx(SINK)
+    publish(rpc, a_raw)
+    good_raw, good_hash = ours.tx(SINK)
+    ok_raw, ok_hash = rival.tx(SINK)
+    bad_raw, bad_hash = rival.tx(REVERTER, value_wei=0, gas_units=60_000)
+    head = node.block_number()
+    target = head + 1
+
+    async def simulate_then_send() -> list[Any]:
+        async with relay(builder) as client:
+            for _ in range(3):
+                (reply,) = await client.call_bundle([ok_raw, bad_raw], target, head)
+                assert reply.ok and "error" in reply.result["results"][1]
+            await client.send_bundle([good_raw], target)
+            return await client.send_bundle([ok_raw, bad_raw], target)
+
+    with Watcher(node, [ok_hash, bad_hash], rival.signer.address) as watcher:
+        replies = asyncio.run(simulate_then_send())
+        assert node.block_number() == head  # simulating mined nothing
+        report = builder.build_block()
+        later = builder.build_block()  # the left-out bundle's txs are in no pool either
+
+    assert report.attempts == 2 and report.mismatch == ()
+    assert list(report.tx_hashes) == [good_hash, a_hash]
+    assert report.outcome(replies[0].bundle_hash).reason == f"tx {bad_hash} reverted"
+    # exactly one head per built block, and no client ever saw the chain run ahead of it
+    assert watcher.heads == [(target, report.block_hash), (target + 1, later.block_hash)]
+    assert watcher.numbers == sorted(watcher.numbers)
+    assert set(watcher.numbers) <= {head, target, target + 1}
+    assert watcher.receipts == []
+    assert watcher.nonces and set(watcher.nonces) == {rival.nonce - 2}
+    for h in (ok_hash, bad_hash):
+        assert rpc.call("eth_getTransactionReceipt", h) is None
+
+
+def test_simulation_runs_in_the_next_block_with_the_heads_blockhash(
+    builder: LocalBuilder, node: AnvilProcess, rpc: HttpRpc
+) -> None:
+    ours, other, _, _ = wallets(rpc, node)
+    head = rpc.call("eth_getBlockByNumber", "latest", False)
+    number = int(head["number"], 16)
+    right_raw, right_hash = ours.tx(
+        GUARD, value_wei=0, gas_units=60_000, data=bytes.fromhex(head["hash"][2:])
+    )
+    wrong_raw, wrong_hash = other.tx(GUARD, value_wei=0, gas_units=60_000, data=b"\x01" * 32)
+
+    async def simulate_then_send() -> tuple[list[Any], list[Any], list[Any]]:
+        async with relay(builder) as client:
+            right = await client.call_bundle([right_raw], number + 1, number)
+            wrong = await client.call_bundle([wrong_raw], number + 1, number)
+            sent = await client.send_bundle([wrong_raw], number + 1)
+            await client.send_bundle([right_raw], number + 1)
+            return right, wrong, sent
+
+    (right,), (wrong,), sent = asyncio.run(simulate_then_send())
+
+    assert right.ok and wrong.ok
+    value = right.result["results"][0]["value"]
+    words = [int(value[2 + 64 * i : 66 + 64 * i], 16) for i in range(4)]
+    assert words[0] == int(head["hash"], 16)  # blockhash(number - 1) inside the simulation
+    assert words[2] == number + 1
+    assert "error" in wrong.result["results"][0]
+    report = builder.build_block()
+    assert report.mismatch == ()  # same timestamp, base fee, statuses and gas as simulated
+    assert report.outcome(sent[0].bundle_hash).reason == f"tx {wrong_hash} reverted"
+    assert list(report.tx_hashes) == [right_hash]
+    mined = rpc.call("eth_getBlockByNumber", hex(number + 1), False)
+    assert words[3] == int(mined["baseFeePerGas"], 16)
+    assert report.timestamp == int(mined["timestamp"], 16)
+    assert words[1] <= report.timestamp  # simulated at the clock of its call, a moment earlier
+
+
+def test_a_block_that_differs_from_its_simulation_is_reported(
+    builder: LocalBuilder, node: AnvilProcess, rpc: HttpRpc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = wallets(rpc, node)[0]
+    raw, tx_hash = ours.tx(SINK)
+    real = builder_module.simulate
+
+    def off_by_one(*args: Any) -> Any:
+        results, refusal = real(*args)
+        return [dataclasses.replace(r, gas_used_units=r.gas_used_units + 1) for r in results], (
+            refusal
+        )
+
+    monkeypatch.setattr(builder_module, "simulate", off_by_one)
+    replies = asyncio.run(_send(builder, [raw], node.block_number() + 1))
+    report = builder.build_block()
+
+    assert report.outcome(replies[0].bundle_hash).included
+    assert report.mismatch == (
+        f"tx {tx_hash}: mined status 1 gas 21000, simulated status 1 gas 21001",
+    )
+
+
+def test_stop_joins_the_server_and_the_pool_feed(node: AnvilProcess) -> None:
+    before = set(threading.enumerate())
+    with LocalBuilder(node.http_url) as b:
+        names = {t.name for t in set(threading.enumerate()) - before}
+        assert {"local-builder-http", "local-builder-ws"} <= names
+        b.build_block()
+    assert set(threading.enumerate()) <= before
