@@ -359,7 +359,8 @@ def cycle_optimum_f(
 ):
     """Return (amount_in, gross profit, ticks crossed) of cycle c at its float optimum.
 
-    (0, 0, 0) when the cycle is not profitable at its current marginal rates.
+    (0, 0, 0) when the cycle is not profitable at its current marginal rates, or its float
+    swaps make no gross profit at the optimum.
     """
     p_acc = 1.0
     q_acc = 1.0
@@ -383,6 +384,9 @@ def cycle_optimum_f(
     state = (kind, fee_pips, r0, r1, sqrt_price, liquidity, tick, ticks, nets, sqrts, tick_start)
     out, in_range = _in_range_out(cyc_pools[c], cyc_zfo[c], cyc_len[c], state, a_star)
     if in_range:
+        # a V3 hop trading nothing (dust, or no initialized tick that way) loses the input
+        if not (out - a_star > 0.0):
+            return 0.0, 0.0, 0
         return a_star, out - a_star, 0
     fs = np.empty((5, MAX_HOPS))
     js = np.empty((5, MAX_HOPS), dtype=np.int64)
