@@ -3,17 +3,29 @@
 Every 64-hex-digit run (with or without 0x) is masked, whatever it is: a private key looks
 exactly like a transaction hash, so the filter cannot tell them apart and masks both (log
 short hash prefixes instead: `short_hash`). In URLs, user:password@, query values of
-credential-like parameters and long token-like path segments (Infura /v3/<id>, Alchemy
-/v2/<key>) are masked. `RedactingFilter` applies this to every record's formatted message and
-exception text before any handler sees it.
+credential-like parameters and token-like path segments of 16 or more characters (Infura
+/v3/<id>, Alchemy /v2/<key>) are masked. `RedactingFilter` applies this to every record's
+formatted message and exception text before any handler sees it.
+
+`redact_url_strict` is the rule for a URL shown whole, such as a relay endpoint in a reply or
+an error: the same userinfo and path rules, and every query value masked, names kept.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["MASK", "RedactingFilter", "install_redaction", "redact", "redact_url", "short_hash"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "install_redaction",
+    "redact",
+    "redact_url",
+    "redact_url_strict",
+    "short_hash",
+]
 
 MASK = "<redacted>"
 _HEX64 = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
@@ -23,7 +35,9 @@ _SECRET_PARAM = re.compile(
     r"=)[^&#\s'\"<>]*",
     re.IGNORECASE,
 )
-_TOKEN_SEGMENT = re.compile(r"(/)([A-Za-z0-9_\-]{20,})(?=/|$|\?|#)")
+# a path segment that is all token characters, 16 or more: an API key or project id
+_TOKEN_SEGMENT = re.compile(r"(^|/)([A-Za-z0-9_\-]{16,})(?=/|$|\?|#)")
+_STRICT_MASK = "***"
 
 
 def redact_url(url: str) -> str:
@@ -40,8 +54,32 @@ def _redact_url_match(match: re.Match[str]) -> str:
         authority = MASK + "@" + authority.rsplit("@", 1)[1]
     rest = _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, rest)
     path, sep, tail = rest.partition("?")
-    path = _TOKEN_SEGMENT.sub(lambda m: m.group(1) + MASK, path)
-    return scheme + authority + path + sep + tail
+    return scheme + authority + _mask_token_segments(path, MASK) + sep + tail
+
+
+def _mask_token_segments(path: str, mask: str) -> str:
+    return _TOKEN_SEGMENT.sub(lambda m: m.group(1) + mask, path)
+
+
+def redact_url_strict(url: str) -> str:
+    """Return url with userinfo, every query value and token-like path segments masked.
+
+    For a URL shown whole (relay endpoints): the query keeps only its parameter names. The
+    URL is rebuilt from its parsed parts (no fragment); '<unparsable url>' when it does not
+    parse.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparsable url>"
+    userinfo = _STRICT_MASK + "@" if "@" in parts.netloc else ""
+    netloc = userinfo + host + (f":{port}" if port else "")
+    path = _mask_token_segments(parts.path, _STRICT_MASK)
+    names = (k for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    query = "&".join(f"{k}={_STRICT_MASK}" for k in names)
+    return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 def redact(text: str) -> str:

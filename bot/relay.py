@@ -13,7 +13,8 @@ first at a relay (replacement is keyed by UUID and signer), so the next-block bu
 a UUID derived from the caller's (``next_block_uuid``); ``cancel_bundle`` cancels both.
 
 URLs may carry credentials (userinfo, query tokens, keys in the path): they are logged and
-reported only through ``redact_url``. The signing key is never logged or shown.
+reported only through ``redact_url`` (``bot.redact.redact_url_strict``: every query value
+masked). The signing key is never logged or shown.
 
 The network seam is ``RelayTransport.post``; ``StreamTransport`` is the default (HTTP/1.1 on
 asyncio streams, kept-alive connections per origin).
@@ -34,7 +35,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from eth_account import Account
@@ -42,6 +43,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from bot.redact import redact_url_strict as redact_url
 from chains.rpc_http_async import _exchange as http_exchange
 
 __all__ = [
@@ -60,7 +62,6 @@ FLASHBOTS_SIGNATURE_HEADER = "X-Flashbots-Signature"
 
 _log = logging.getLogger(__name__)
 _ERROR_BODY_CHARS = 200
-_TOKEN_SEGMENT = re.compile(r"[A-Za-z0-9_\-]{16,}")
 _HEX_TX = re.compile(r"0x(?:[0-9a-fA-F]{2})+")
 
 
@@ -76,22 +77,6 @@ def flashbots_signature(body: bytes, key: bytes | str | LocalAccount) -> str:
 def next_block_uuid(replacement_uuid: str) -> str:
     """Return the replacement UUID used for the next-block copy of a bundle."""
     return str(uuid.uuid5(uuid.UUID(replacement_uuid), "next-block"))
-
-
-def redact_url(url: str) -> str:
-    """Return url with userinfo, query values and token-like path segments masked."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable url>"
-    netloc = ("***@" if "@" in parts.netloc else "") + host + (f":{port}" if port else "")
-    path = "/".join(
-        "***" if _TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/")
-    )
-    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
