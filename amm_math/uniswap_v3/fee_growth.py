@@ -3,10 +3,11 @@
 `pool.swap` leaves fee growth out; this module adds it, exactly, beside an immutable
 `FeeGrowth` value kept next to a `V3PoolState`:
 
-- per swap step, UniswapV3Pool.swap takes the protocol's share (feeAmount / feeProtocol) and
-  adds FullMath.mulDiv(feeAmount, Q128, liquidity) to the input token's feeGrowthGlobalX128
-  when liquidity > 0 (Solidity 0.7 `+=`: wraps modulo 2**256);
-- Tick.cross sets each crossed tick's outside = global - outside for both tokens (wrapping);
+- a swap runs the pool's loop (`swap_loop.swap_loop`) with its fee growth lines: per step
+  the protocol's share (feeAmount / feeProtocol) comes off and FullMath.mulDiv(feeAmount,
+  Q128, liquidity) is added to the input token's feeGrowthGlobalX128 when liquidity > 0
+  (Solidity 0.7 `+=`: wraps modulo 2**256); Tick.cross sets each crossed tick's outside =
+  global - outside for both tokens (wrapping);
 - Tick.update gives a tick initialized at or below the current tick outside = the globals, one
   above it zeros; Tick.clear forgets a tick whose liquidity_gross returns to 0.
 
@@ -21,22 +22,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from amm_math.errors import EvmRevert
-from amm_math.uniswap_v3.full_math import mul_div
-from amm_math.uniswap_v3.liquidity_math import add_delta
-from amm_math.uniswap_v3.pool_state import (
-    SwapResult,
-    V3PoolState,
-    next_initialized_tick_within_one_word,
-)
-from amm_math.uniswap_v3.swap_math import compute_swap_step
-from amm_math.uniswap_v3.tick_math import (
-    MAX_SQRT_RATIO,
-    MAX_TICK,
-    MIN_SQRT_RATIO,
-    MIN_TICK,
-    get_sqrt_ratio_at_tick,
-    get_tick_at_sqrt_ratio,
-)
+from amm_math.uniswap_v3.pool_state import SwapResult, V3PoolState
+from amm_math.uniswap_v3.swap_loop import copy_outside, swap_loop
 
 __all__ = [
     "FeeGrowth",
@@ -47,9 +34,7 @@ __all__ = [
     "replay_swap_event",
 ]
 
-_Q128 = 1 << 128
 _MOD256 = 1 << 256
-_INT256_BOUND = 1 << 255
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,13 +95,6 @@ def _rebuild(
     )
 
 
-def _copy(outside: Mapping[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
-    """Return a dict copy of `outside`: 20x faster through a read-only view's own copy()."""
-    if isinstance(outside, MappingProxyType):
-        return outside.copy()
-    return dict(outside)
-
-
 def initial_fee_growth() -> FeeGrowth:
     """Return the fee growth of a pool right after initialize: all zero, no ticks."""
     return FeeGrowth(global0_x128=0, global1_x128=0, outside={})
@@ -149,132 +127,14 @@ def fee_growth_after_swap(
     Raises ValueError when a crossed tick has no outside values in `fee_growth` (the fee growth
     does not belong to this state), and EvmRevert as `pool.swap` does.
     """
-    if amount_specified == 0:
-        raise EvmRevert("AS")
-    if not -_INT256_BOUND <= amount_specified < _INT256_BOUND:
-        raise ValueError(f"amount_specified is not an int256: {amount_specified}")
-    if sqrt_price_limit_x96 is None:
-        sqrt_price_limit_x96 = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
-    sqrt_price_x96 = state.sqrt_price_x96
-    if zero_for_one:
-        limit_ok = MIN_SQRT_RATIO < sqrt_price_limit_x96 < sqrt_price_x96
-    else:
-        limit_ok = sqrt_price_x96 < sqrt_price_limit_x96 < MAX_SQRT_RATIO
-    if not limit_ok:
-        raise EvmRevert("SPL")
-
-    exact_input = amount_specified > 0
-    amount_specified_remaining = amount_specified
-    amount_calculated = 0
-    tick = state.tick
-    liquidity = state.liquidity
-    fee_pips = state.fee_pips
-    tick_spacing = state.tick_spacing
-    sorted_ticks = state.sorted_ticks
-    liquidity_nets = state.ticks
-    steps = 0
-    # the input token's global grows during the swap; the other token's stays as it was
-    if zero_for_one:
-        global_in, global_other = fee_growth.global0_x128, fee_growth.global1_x128
-        protocol = fee_growth.fee_protocol % 16
-    else:
-        global_in, global_other = fee_growth.global1_x128, fee_growth.global0_x128
-        protocol = fee_growth.fee_protocol >> 4
-    outside: dict[int, tuple[int, int]] | None = None  # copied at the first crossing
-    crossed: list[int] = []
-    slots_set = 0
-    slots_cleared = 0
-
-    # the loop of pool.swap, step for step, plus the fee growth lines of UniswapV3Pool.swap
-    while amount_specified_remaining != 0 and sqrt_price_x96 != sqrt_price_limit_x96:
-        steps += 1
-        sqrt_price_start_x96 = sqrt_price_x96
-        tick_next, initialized = next_initialized_tick_within_one_word(
-            sorted_ticks, tick, tick_spacing, zero_for_one
-        )
-        if tick_next < MIN_TICK:
-            tick_next = MIN_TICK
-        elif tick_next > MAX_TICK:
-            tick_next = MAX_TICK
-        sqrt_price_next_x96 = get_sqrt_ratio_at_tick(tick_next)
-        if zero_for_one:
-            past_limit = sqrt_price_next_x96 < sqrt_price_limit_x96
-        else:
-            past_limit = sqrt_price_next_x96 > sqrt_price_limit_x96
-        sqrt_price_x96, amount_in, amount_out, fee_amount = compute_swap_step(
-            sqrt_price_x96,
-            sqrt_price_limit_x96 if past_limit else sqrt_price_next_x96,
-            liquidity,
-            amount_specified_remaining,
-            fee_pips,
-        )
-        amount_in_with_fee = amount_in + fee_amount
-        if amount_in_with_fee >= _INT256_BOUND or amount_out >= _INT256_BOUND:
-            raise EvmRevert("", "SafeCast.toInt256: overflow")
-        if exact_input:
-            amount_specified_remaining -= amount_in_with_fee
-            amount_calculated -= amount_out
-        else:
-            amount_specified_remaining += amount_out
-            amount_calculated += amount_in_with_fee
-        if not -_INT256_BOUND <= amount_calculated < _INT256_BOUND:
-            raise EvmRevert("", "LowGasSafeMath: int256 overflow")
-
-        if protocol > 0:
-            fee_amount -= fee_amount // protocol  # the protocol's share does not reach LPs
-        if liquidity > 0:
-            global_in = (global_in + mul_div(fee_amount, _Q128, liquidity)) % _MOD256
-
-        if sqrt_price_x96 == sqrt_price_next_x96:
-            if initialized:
-                # Tick.cross: outside = global - outside, for both tokens
-                if outside is None:
-                    outside = _copy(fee_growth.outside)
-                try:
-                    old0, old1 = outside[tick_next]
-                except KeyError:
-                    raise ValueError(
-                        f"tick {tick_next} has no feeGrowthOutside: fee growth of another state"
-                    ) from None
-                g0, g1 = (global_in, global_other) if zero_for_one else (global_other, global_in)
-                new0 = (g0 - old0) % _MOD256
-                new1 = (g1 - old1) % _MOD256
-                outside[tick_next] = (new0, new1)
-                for old, new in ((old0, new0), (old1, new1)):
-                    if old == 0:
-                        slots_set += new != 0
-                    elif new == 0:
-                        slots_cleared += 1
-                crossed.append(tick_next)
-                liquidity_net = liquidity_nets[tick_next]
-                if zero_for_one:
-                    liquidity_net = -liquidity_net
-                liquidity = add_delta(liquidity, liquidity_net)
-            tick = tick_next - 1 if zero_for_one else tick_next
-        elif sqrt_price_x96 != sqrt_price_start_x96:
-            tick = get_tick_at_sqrt_ratio(sqrt_price_x96)
-
-    if zero_for_one == exact_input:
-        amount0 = amount_specified - amount_specified_remaining
-        amount1 = amount_calculated
-    else:
-        amount0 = amount_calculated
-        amount1 = amount_specified - amount_specified_remaining
-    result = SwapResult(
-        amount0=amount0,
-        amount1=amount1,
-        sqrt_price_x96=sqrt_price_x96,
-        tick=tick,
-        liquidity=liquidity,
-        ticks_crossed=len(crossed),
-        steps=steps,
+    result, fees = swap_loop(
+        state, zero_for_one, amount_specified, sqrt_price_limit_x96, fee_growth
     )
-    g0, g1 = (global_in, global_other) if zero_for_one else (global_other, global_in)
-    new_outside = fee_growth.outside if outside is None else MappingProxyType(outside)
+    global0_x128, global1_x128, outside, crossed_ticks, slots_set, slots_cleared = fees
     return FeeGrowthSwap(
         result=result,
-        fee_growth=fee_growth._replace(g0, g1, new_outside),
-        crossed_ticks=tuple(crossed),
+        fee_growth=fee_growth._replace(global0_x128, global1_x128, outside),
+        crossed_ticks=crossed_ticks,
         slots_set=slots_set,
         slots_cleared=slots_cleared,
     )
@@ -293,7 +153,7 @@ def fee_growth_after_modify(
     removed = [t for t in before.ticks if t not in after.ticks]
     if not added and not removed:
         return fee_growth
-    outside = _copy(fee_growth.outside)
+    outside = copy_outside(fee_growth.outside)
     below = (fee_growth.global0_x128, fee_growth.global1_x128)
     for tick in added:
         outside[tick] = below if tick <= before.tick else (0, 0)

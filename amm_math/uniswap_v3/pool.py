@@ -1,30 +1,19 @@
 """UniswapV3Pool.sol (v3-core 1.0.1): swap, mint and burn on an immutable V3PoolState.
 
 Only what moves tokens and prices is mirrored: no fee growth, oracle, positions or protocol
-fee (which never changes the swap amounts). Tick.sol's update/clear and the pool's
-checkTicks are here too, since mint and burn are their only callers.
+fee (which never changes the swap amounts). The swap's loop is `swap_loop.swap_loop`, which
+`fee_growth` runs with fee growth as well. Tick.sol's update/clear and the pool's checkTicks
+are here too, since mint and burn are their only callers.
 """
 
 from __future__ import annotations
 
 from amm_math.errors import EvmRevert
 from amm_math.uniswap_v3.liquidity_math import add_delta
-from amm_math.uniswap_v3.pool_state import (
-    SwapResult,
-    V3PoolState,
-    next_initialized_tick_within_one_word,
-    ticks_from_lists,
-)
+from amm_math.uniswap_v3.pool_state import SwapResult, V3PoolState, ticks_from_lists
 from amm_math.uniswap_v3.sqrt_price_math import get_amount0_delta_signed, get_amount1_delta_signed
-from amm_math.uniswap_v3.swap_math import compute_swap_step
-from amm_math.uniswap_v3.tick_math import (
-    MAX_SQRT_RATIO,
-    MAX_TICK,
-    MIN_SQRT_RATIO,
-    MIN_TICK,
-    get_sqrt_ratio_at_tick,
-    get_tick_at_sqrt_ratio,
-)
+from amm_math.uniswap_v3.swap_loop import swap_loop
+from amm_math.uniswap_v3.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
 
 __all__ = [
     "SwapResult",
@@ -41,7 +30,6 @@ __all__ = [
 _MAX_UINT128 = (1 << 128) - 1
 _MIN_INT128 = -(1 << 127)
 _MAX_INT128 = (1 << 127) - 1
-_INT256_BOUND = 1 << 255
 
 
 def swap(
@@ -55,104 +43,7 @@ def swap(
     A None limit is MIN_SQRT_RATIO + 1 (zero_for_one) or MAX_SQRT_RATIO - 1, as the periphery
     passes. Reverts 'AS' on a zero amount and 'SPL' on a limit on the wrong side of the price.
     """
-    if amount_specified == 0:
-        raise EvmRevert("AS")
-    if not -_INT256_BOUND <= amount_specified < _INT256_BOUND:
-        raise ValueError(f"amount_specified is not an int256: {amount_specified}")
-    if sqrt_price_limit_x96 is None:
-        sqrt_price_limit_x96 = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
-    sqrt_price_x96 = state.sqrt_price_x96
-    if zero_for_one:
-        limit_ok = MIN_SQRT_RATIO < sqrt_price_limit_x96 < sqrt_price_x96
-    else:
-        limit_ok = sqrt_price_x96 < sqrt_price_limit_x96 < MAX_SQRT_RATIO
-    if not limit_ok:
-        raise EvmRevert("SPL")
-
-    exact_input = amount_specified > 0
-    amount_specified_remaining = amount_specified
-    amount_calculated = 0
-    tick = state.tick
-    liquidity = state.liquidity
-    fee_pips = state.fee_pips
-    tick_spacing = state.tick_spacing
-    sorted_ticks = state.sorted_ticks
-    liquidity_nets = state.ticks
-    ticks_crossed = 0
-    steps = 0
-
-    # continue while input/output remains and the price limit is not reached
-    while amount_specified_remaining != 0 and sqrt_price_x96 != sqrt_price_limit_x96:
-        steps += 1
-        sqrt_price_start_x96 = sqrt_price_x96
-
-        tick_next, initialized = next_initialized_tick_within_one_word(
-            sorted_ticks, tick, tick_spacing, zero_for_one
-        )
-        # the bitmap is not aware of the min/max tick: do not overshoot them
-        if tick_next < MIN_TICK:
-            tick_next = MIN_TICK
-        elif tick_next > MAX_TICK:
-            tick_next = MAX_TICK
-
-        sqrt_price_next_x96 = get_sqrt_ratio_at_tick(tick_next)
-
-        if zero_for_one:
-            past_limit = sqrt_price_next_x96 < sqrt_price_limit_x96
-        else:
-            past_limit = sqrt_price_next_x96 > sqrt_price_limit_x96
-        sqrt_price_x96, amount_in, amount_out, fee_amount = compute_swap_step(
-            sqrt_price_x96,
-            sqrt_price_limit_x96 if past_limit else sqrt_price_next_x96,
-            liquidity,
-            amount_specified_remaining,
-            fee_pips,
-        )
-
-        # SafeCast.toInt256 on the step amounts, LowGasSafeMath on amount_calculated
-        amount_in_with_fee = amount_in + fee_amount
-        if amount_in_with_fee >= _INT256_BOUND or amount_out >= _INT256_BOUND:
-            raise EvmRevert("", "SafeCast.toInt256: overflow")
-        if exact_input:
-            amount_specified_remaining -= amount_in_with_fee
-            amount_calculated -= amount_out
-        else:
-            amount_specified_remaining += amount_out
-            amount_calculated += amount_in_with_fee
-        if not -_INT256_BOUND <= amount_calculated < _INT256_BOUND:
-            raise EvmRevert("", "LowGasSafeMath: int256 overflow")
-
-        if sqrt_price_x96 == sqrt_price_next_x96:
-            # reached the next tick: cross it if it is initialized
-            if initialized:
-                liquidity_net = liquidity_nets[tick_next]
-                # moving leftward, liquidity_net is interpreted as the opposite sign; it is
-                # bounded by maxLiquidityPerTick, so the int128 negation cannot wrap
-                if zero_for_one:
-                    liquidity_net = -liquidity_net
-                liquidity = add_delta(liquidity, liquidity_net)
-                ticks_crossed += 1
-            tick = tick_next - 1 if zero_for_one else tick_next
-        elif sqrt_price_x96 != sqrt_price_start_x96:
-            # moved within the range without reaching the next tick: recompute the tick
-            tick = get_tick_at_sqrt_ratio(sqrt_price_x96)
-
-    if zero_for_one == exact_input:
-        amount0 = amount_specified - amount_specified_remaining
-        amount1 = amount_calculated
-    else:
-        amount0 = amount_calculated
-        amount1 = amount_specified - amount_specified_remaining
-
-    return SwapResult(
-        amount0=amount0,
-        amount1=amount1,
-        sqrt_price_x96=sqrt_price_x96,
-        tick=tick,
-        liquidity=liquidity,
-        ticks_crossed=ticks_crossed,
-        steps=steps,
-    )
+    return swap_loop(state, zero_for_one, amount_specified, sqrt_price_limit_x96)[0]
 
 
 def apply_swap(state: V3PoolState, result: SwapResult) -> V3PoolState:
