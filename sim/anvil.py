@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -287,12 +288,16 @@ class _Child:
         self._log = log
         self._rpc: HttpRpc | None = None
         self._stopped = False
+        self.home: str | None = None  # the private HOME anvil writes its state files under
         # re-entrant: a garbage collection inside stop() may run this child's finalizer
         self._lock = threading.RLock()
 
     @classmethod
     def spawn(cls, argv: list[str], port: int, log_path: Path, *, owns_log: bool) -> _Child:
         log = open(log_path, "wb")  # noqa: SIM115 - closed by stop()
+        # anvil keeps states it moves out of memory under $HOME/.foundry/anvil/tmp and does not
+        # remove them when stopped: a private HOME, deleted at stop, keeps the disk clean
+        home = tempfile.mkdtemp(prefix="arbloop-anvil-home-")
         try:
             popen = subprocess.Popen(
                 argv,
@@ -300,13 +305,16 @@ class _Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent(),
+                env={**os.environ, "HOME": home},
             )
         except OSError as exc:
             log.close()
+            shutil.rmtree(home, ignore_errors=True)
             if owns_log:
                 log_path.unlink(missing_ok=True)
             raise AnvilStartError(f"cannot execute {argv[0]}: {exc}") from exc
         child = cls(popen, port, log_path, log, owns_log=owns_log)
+        child.home = home
         _LIVE[popen.pid] = child
         return child
 
@@ -345,6 +353,8 @@ class _Child:
                 self._log.close()
                 if self.owns_log:
                     self.log_path.unlink(missing_ok=True)
+                if self.home is not None:
+                    shutil.rmtree(self.home, ignore_errors=True)
 
 
 class _PortInUse(Exception):

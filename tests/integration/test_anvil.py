@@ -317,3 +317,15 @@ def test_no_orphan_when_python_is_killed(tmp_path: Path) -> None:
     assert _gone_within(anvil_pid)
     # the kernel's SIGKILL (PR_SET_PDEATHSIG) leaves no chance to dump the state
     assert not (tmp_path / "state.json").exists()
+
+
+def test_anvil_state_files_go_to_a_private_home_removed_at_stop() -> None:
+    node = AnvilProcess.start(AnvilConfig())
+    home = Path(node._child.home or "")
+    try:
+        assert home.is_dir() and home.name.startswith("arbloop-anvil-home-")
+        environ = (Path("/proc") / str(node.pid) / "environ").read_bytes().split(b"\0")
+        assert f"HOME={home}".encode() in environ
+    finally:
+        node.stop()
+    assert not home.exists()
