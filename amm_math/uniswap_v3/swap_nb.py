@@ -194,6 +194,7 @@ def swap_exact_in_f(
     Return (amount_out, sqrt_price_after, liquidity_after, ticks_crossed).
     """
     fee_complement = (FEE_DENOMINATOR_PIPS - fee_pips) / FEE_DENOMINATOR_PIPS
+    min_step_in = 2.0 if fee_pips > 0 else 1.0
     index = first_tick_index(ticks, start, end, current_tick, zero_for_one)
     remaining = amount_in
     amount_out = 0.0
@@ -215,7 +216,10 @@ def swap_exact_in_f(
                 amount_out += partial_out
                 break
             amount_out += step_out
-            remaining -= need_less_fee / fee_complement
+            # the contract rounds a step's input up and its fee up: a step that reaches a tick
+            # costs at least one raw unit, plus one of fee (what matters at dust amounts,
+            # where one unit moves the price across ticks of a thin range)
+            remaining -= max(need_less_fee / fee_complement, min_step_in)
         sqrt_price = sqrt_price_target
         if not has_tick:
             break

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from amm_math.uniswap_v3.pool import mint, swap
@@ -282,12 +282,41 @@ def _price_rounding_wei(
     return liquidity * (ULP_Q96 + 4 * U * sqrt_price_high)
 
 
+# 2 raw units into a thin range: the contract spends both on the first step (input and fee
+# rounded up), where one unit would otherwise carry the floats across every tick
+_DUST_THROUGH_THIN_RANGES = _Pool(
+    state=V3PoolState(
+        sqrt_price_x96=36_463_871_363_959_870_953_741,
+        tick=-291845,
+        liquidity=1_010_000_000,
+        fee_pips=100,
+        tick_spacing=1,
+        ticks={
+            -291845: 1_010_000_000,
+            -291844: -1_000_000_000,
+            -291843: 3_162_277_660,
+            -291842: -3_162_277_660,
+            -291824: -10_000_000,
+        },
+        liquidity_gross={
+            -291845: 1_010_000_000,
+            -291844: 1_000_000_000,
+            -291843: 3_162_277_660,
+            -291842: 3_162_277_660,
+            -291824: 10_000_000,
+        },
+    ),
+    liquidity_total=4_172_277_660,
+)
+
+
 @SETTINGS
 @given(
     pool=_pools(),
     zero_for_one=st.booleans(),
     fraction=st.floats(min_value=-8, max_value=0.5),
 )
+@example(pool=_DUST_THROUGH_THIN_RANGES, zero_for_one=False, fraction=0.0)
 def test_exact_input_across_ticks_matches_pool_swap(
     pool: _Pool, zero_for_one: bool, fraction: float
 ) -> None:
