@@ -41,7 +41,7 @@ test: setup
 test-all: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/arbloop demo

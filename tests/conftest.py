@@ -1,15 +1,25 @@
 """Fixtures for the whole suite: one session anvil, per-test isolation, and an orphan check.
 
 A test that needs anvil fails when anvil is missing (AnvilNotFound propagates); nothing skips.
+
+Hypothesis runs derandomized by default (profile `ci`: the same examples on every run, so
+`make test` passes or fails the same way everywhere); `make test-all` sets
+HYPOTHESIS_PROFILE=explore to draw new examples each run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from sim.anvil import AnvilConfig, AnvilProcess, running_pids
+
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)
