@@ -35,7 +35,7 @@ from eth_hash.auto import keccak
 
 from bot.audit import AuditLog
 from bot.executor_plan import plan_of
-from bot.nonce import NonceManager
+from bot.nonce import NonceError, NonceManager
 from bot.relay import RelayClient, RelayReply
 from bot.risk import RiskGate, Verdict
 from bot.tx_sign import Eip1559Tx, SignedTx, TxSigner
@@ -124,7 +124,7 @@ class SendResult:
     """What became of one candidate at the executor."""
 
     intent_id: str
-    outcome: str  # refused | simulation_failed | dry_run | sent | not_accepted
+    outcome: str  # refused | stale | simulation_failed | dry_run | sent | not_accepted
     verdict: Verdict
     signed: SignedTx | None = None
     bundle: tuple[str, ...] = ()
@@ -224,7 +224,12 @@ class Executor:
         if not verdict.approved:
             return SendResult(intent_id, "refused", verdict)
         target = candidate.target_block
-        nonce = self._nonces.assign(intent_id, valid_through_block=target + 1)
+        try:
+            nonce = self._nonces.assign(intent_id, valid_through_block=target + 1)
+        except NonceError:
+            # priced for a block the chain has already passed: nothing was signed
+            self._cancel(intent_id, target)
+            return SendResult(intent_id, "stale", verdict)
         try:
             _, signed = self.build(candidate, nonce=nonce, fees=fees, parent_hash=parent_hash)
         except Exception:

@@ -91,6 +91,7 @@ BUNDLE_OUTCOMES = (
     "cancelled",
     "simulation_failed",
     "refused",
+    "stale",
     "dry_run",
     "not_accepted",
 )

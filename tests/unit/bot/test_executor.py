@@ -256,3 +256,12 @@ def test_a_guarded_transaction_needs_the_parent_hash(tmp_path: Path) -> None:
     executor = _rig(tmp_path).executor
     with pytest.raises(ValueError, match="parent hash"):
         executor.build(make_candidate(), nonce=0, fees=FEES, parent_hash=None)
+
+
+def test_a_candidate_for_a_passed_block_is_dropped_unsigned(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    rig.nonces.reconcile(chain_nonce=7, head_block=102)  # block 102 is mined: target 101 passed
+    result = _submit(rig, candidate=make_candidate(gas_price_wei=GAS_PRICE, target_block=101))
+    assert result.outcome == "stale" and result.signed is None
+    assert rig.relay.sent == [] and rig.simulator.calls == []
+    assert rig.risk.in_flight() == () and rig.audit.in_flight() == []
