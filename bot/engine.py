@@ -160,8 +160,11 @@ class Engine:
         self._coeffs_flash = gas_units_table(gas_model, True, tipped=config.tip_share_bps > 0)
         self.head: Head | None = None
         self._dirty: set[int] = set()
-        # actions handed out per (target block, lane)
+        # actions handed out per (target block, lane), and the pools each one moves (its own
+        # hops and a backrun's victim's): two of our bundles in one block never share a pool,
+        # so each realizes exactly what it was priced at
         self._sent_for: Counter[tuple[int, str]] = Counter()
+        self._pools_for: dict[int, dict[str, frozenset[int]]] = {}
         self.reports: list[BlockReport] = []
         self.totals: Counter[str] = Counter()
 
@@ -232,6 +235,9 @@ class Engine:
         key = (action.candidate.target_block, action.lane)
         if self._sent_for[key] > 0:
             self._sent_for[key] -= 1
+        self._pools_for.get(action.candidate.target_block, {}).pop(
+            action.candidate.candidate_id, None
+        )
 
     # -- search ----------------------------------------------------------------------------
 
@@ -310,6 +316,7 @@ class Engine:
         values: dict,
         victim: Victim | None,
         recv_ns: int,
+        moved_pools: frozenset[int] = frozenset(),
     ) -> None:
         report.cycles_evaluated += len(evaluation)
         report.profitable += evaluation.profitable
@@ -330,12 +337,18 @@ class Engine:
         report.candidates += candidates
         self.totals["candidates"] += len(candidates)
         target = head.number + 1
+        in_use = self._pools_for.setdefault(target, {})
         for candidate in sorted(candidates, key=lambda c: -c.net_profit_wei):
             key = (target, "block" if victim is None else "backrun")
             if self._sent_for[key] >= self.config.bundles_per_block:
                 report.dropped["block_budget_used"] += 1
                 continue
+            moves = frozenset(candidate.pools) | moved_pools
+            if any(moves & pools for pools in in_use.values()):
+                report.dropped["pool_in_use"] += 1
+                continue
             self._sent_for[key] += 1
+            in_use[candidate.candidate_id] = moves
             value = values.get(self.tokens.id_of(candidate.base_token))
             input_value = (
                 candidate.amount_in
@@ -355,6 +368,8 @@ class Engine:
             )
         for old in [k for k in self._sent_for if k[0] < target - 2]:
             del self._sent_for[old]
+        for old_target in [t for t in self._pools_for if t < target - 2]:
+            del self._pools_for[old_target]
 
     def _backrun(self, record: np.void, report: BlockReport | None) -> Action | None:
         head = self.head
@@ -390,6 +405,7 @@ class Engine:
             values,
             victim,
             int(record["recv_ns"]),
+            frozenset(scratch.changed_pools),
         )
         if len(report.actions) > before:
             self.totals["backruns"] += 1

@@ -241,3 +241,23 @@ def test_a_reorg_searches_everything_again(kind: Kind) -> None:
     set_value(reorg[0], 0, 1)
     _, reports = engine.on_records(reorg)
     assert reports and reports[0].changed_pools == engine.cycles.n_pools
+
+
+def test_a_backrun_never_shares_a_pool_with_the_blocks_own_action() -> None:
+    engine = _engine()
+    actions, _ = engine.on_records(
+        np.concatenate([_head(101, 100), _sync(101, 0, 0, 1000 * E18, 1100 * E18)])
+    )
+    assert len(actions) == 1 and 0 in actions[0].candidate.pools
+    # a pending swap through pool 0 again: its backrun would share pools with the block's action
+    pending = empty_records(1)
+    pending["kind"] = Kind.PENDING_SWAP
+    pending["pool_id"] = 0
+    pending["n_hops"] = 1
+    pending["hop_pool_ids"][0, 0] = 0
+    pending["tx_hash"] = np.frombuffer(bytes([0x78]) * 32, dtype=np.uint8)
+    set_value(pending[0], 0, 100 * E18)
+    set_value(pending[0], 1, 1)
+    backruns, _ = engine.on_records(pending)
+    assert backruns == []
+    assert engine.reports[-1].dropped["pool_in_use"] >= 1
