@@ -147,6 +147,12 @@ class RunOptions:
     # built); called between status polls, it replaces the supervisor's plain block timer
     driver: Callable[[ForkWorld], Callable[[], None]] | None = None
     pending: bool = True
+    # fork mode on any node: anvil forks this url (at this block, default its head)
+    fork_url: str | None = None
+    fork_block: int | None = None
+    send: bool = True  # False: every bundle is simulated and audited but never sent
+    # called once everything runs (tests: kill ingest, inject a reorg, engage the kill switch)
+    on_start: Callable[[ForkWorld, Supervisor], None] | None = None
 
 
 class Supervisor:
@@ -265,8 +271,13 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
     profile = options.profile
     if options.mode != "fork":
         raise NotImplementedError("dry-run and live need endpoints and keys: see `arbloop run`")
-    world_cache = cache or WorldCache(directory=repo_root() / ".world" / "default")
-    world = start_fork_world(profile, cache=world_cache)
+    if options.fork_url is not None:
+        from bot.app_fork import start_fork_url_world
+
+        world = start_fork_url_world(profile, options.fork_url, fork_block=options.fork_block)
+    else:
+        world_cache = cache or WorldCache(directory=repo_root() / ".world" / "default")
+        world = start_fork_world(profile, cache=world_cache)
     sup = Supervisor()
     stopping = threading.Event()
     previous = {
@@ -285,7 +296,7 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
         routers = (
             router_table(world.manifest)
             if world.manifest is not None
-            else router_table_of(profile.chain)
+            else router_table_of(world.registry.chain)
         )
         ingest = IngestSpec(
             ring_name=sup.ring.name,
@@ -318,10 +329,12 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
             executor_address=world.executor,
             executor_keys=world.executor_keys,
             relay_key=world.relay_key,
-            dry_run=False,
+            dry_run=not options.send,
             metrics_port=options.metrics_port,
         )
         sup.start(ingest, engine)
+        if options.on_start is not None:
+            options.on_start(world, sup)
         tick = None if options.driver is None else options.driver(world)
         block_time = max(profile.chain.block_time_s, 0.2)
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s

@@ -311,6 +311,7 @@ class EngineLoop:
             "landed_profit_minus_tips": self.landed_profit_minus_tips,
             "latency_p50_us": latency[len(latency) // 2] / 1e3 if latency else None,
             "stage_ns": dict(report.stage_ns),
+            "candidate_ids": [c.candidate_id for c in report.candidates],
             **self.counts,
         }
         with contextlib.suppress(Exception):
