@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 
+from bot.cli_archive import add_archive_parser
 from chains.artifacts import repo_root
 from chains.config import load_chain_config, resolve_with_manifest
 from chains.registry import Registry, registry_from_manifest
@@ -85,6 +89,18 @@ def test_archive_records_resumes_and_replays_exactly(world: WorldNode, tmp_path:
     assert (again.chunks_written, again.chunks_skipped) == (2, 2)
     assert again.logs == result.logs
     assert _files(resumed) == _files(whole)
+
+    by_cli = tmp_path / "cli"
+    parser = argparse.ArgumentParser()
+    add_archive_parser(parser.add_subparsers())
+    argv = ["archive", "--rpc", url, "--from", str(start), "--to", str(end), "--out", str(by_cli)]
+    argv += ["--profile", str(repo_root() / "configs" / "local.toml")]
+    argv += ["--manifest", str(world.cache.manifest_path), "--checkpoint-every", "10"]
+    args = parser.parse_args([*argv, "--chunk-blocks", "8"])
+    output = io.StringIO()
+    assert args.func(args, Console(file=output, width=200)) == 0, output.getvalue()
+    assert "4 chunks written, 0 kept" in output.getvalue()
+    assert _files(by_cli) == _files(whole)
 
     archive = open_archive(whole, chain_id=world.manifest.chain_id)
     assert (archive.first_block, archive.last_block) == (start, end)
