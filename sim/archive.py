@@ -103,6 +103,7 @@ class Archive:
         self.expected_chain_id = expected_chain_id
         self._etl_logs = etl_logs
         self._header_at = {h.number: h for h in headers}
+        self._hashes: np.ndarray | None = None
 
     @property
     def network(self) -> str | None:
@@ -196,8 +197,11 @@ class Archive:
 
     def _header_hashes(self) -> np.ndarray:
         """Return the block hashes of the archive's range, uint8 [n_blocks, 32]."""
-        rows = [self._header_at[n].block_hash for n in range(self.first_block, self.last_block + 1)]
-        return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 32)
+        if self._hashes is None:
+            numbers = range(self.first_block, self.last_block + 1)
+            rows = b"".join(self._header_at[n].block_hash for n in numbers)
+            self._hashes = np.frombuffer(rows, dtype=np.uint8).reshape(-1, 32)
+        return self._hashes
 
 
 def _check_footer(file: ArchiveFile) -> None:
