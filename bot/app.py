@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.app_engine import EngineSpec, engine_main
@@ -52,7 +53,9 @@ from sim.world_cache import WorldCache, start_world_node
 from sim.world_manifest import Manifest
 from sim.world_routers import router_table
 
-__all__ = ["ForkWorld", "RunOptions", "Supervisor", "run_bot", "start_fork_world"]
+__all__ = ["MODES", "ForkWorld", "RunOptions", "Supervisor", "run_bot", "start_fork_world"]
+
+MODES = ("fork", "dry-run", "live")
 
 RING_CAPACITY = 1 << 16
 BYTE_RING_BYTES = 1 << 24
@@ -61,11 +64,16 @@ INVENTORY_WEI = 100 * 10**18
 
 @dataclass(slots=True)
 class ForkWorld:
-    """The local chain the bot trades on in fork mode, and what was set up on it."""
+    """The chain the bot trades on and what was set up on it.
 
-    node: AnvilProcess
+    Fork mode: a local anvil (`node`) mined by the local builder (`builder`). Dry-run and
+    live: no node or builder of ours; `endpoints` are the profile's (http, ws) and
+    `relay_urls` its relays.
+    """
+
+    node: AnvilProcess | None
     rpc: HttpRpc
-    builder: LocalBuilder
+    builder: LocalBuilder | None
     registry: Registry
     manifest: Manifest | None
     executor: str
@@ -73,12 +81,37 @@ class ForkWorld:
     executor_keys: tuple[tuple[str, bytes], ...] = field(repr=False)  # (lane, key)
     relay_key: bytes = field(repr=False)
     start_balance_wei: int = 0
+    endpoints: tuple[str, str] | None = None  # (http, ws) when there is no local node
+    relay_urls: tuple[str, ...] = ()
+
+    @property
+    def http_url(self) -> str:
+        """Return the node's HTTP url."""
+        if self.node is not None:
+            return self.node.http_url
+        assert self.endpoints is not None
+        return self.endpoints[0]
+
+    @property
+    def ws_url(self) -> str:
+        """Return the node's websocket url."""
+        if self.node is not None:
+            return self.node.ws_url
+        assert self.endpoints is not None
+        return self.endpoints[1]
+
+    @property
+    def relays(self) -> tuple[str, ...]:
+        """Return where bundles go: the local builder, or the profile's relays."""
+        return (self.builder.url,) if self.builder is not None else self.relay_urls
 
     def close(self) -> None:
         """Stop the builder and the node (by pid)."""
-        self.builder.stop()
+        if self.builder is not None:
+            self.builder.stop()
         self.rpc.close()
-        self.node.stop()
+        if self.node is not None:
+            self.node.stop()
 
 
 def _weth_balance(rpc: HttpRpc, weth: str, owner: str) -> int:
@@ -151,6 +184,8 @@ class RunOptions:
     fork_url: str | None = None
     fork_block: int | None = None
     send: bool = True  # False: every bundle is simulated and audited but never sent
+    executor: str | None = None  # dry-run/live: the ArbExecutor (default: the [live] one)
+    log_path: Path | None = None  # JSON log lines of both processes (default: data dir)
     # called once everything runs (tests: kill ingest, inject a reorg, engage the kill switch)
     on_start: Callable[[ForkWorld, Supervisor], None] | None = None
 
@@ -248,7 +283,7 @@ class Supervisor:
         self.raw_ring.unlink()
 
 
-def _engine_config(profile: Profile, weth: str) -> EngineConfig:
+def _engine_config(profile: Profile, weth: str, inventory_wei: int) -> EngineConfig:
     strategy = profile.strategy
     bases = []
     for token in strategy.base_tokens:
@@ -261,23 +296,45 @@ def _engine_config(profile: Profile, weth: str) -> EngineConfig:
         min_net_profit_wei=strategy.min_profit_wei,
         priority_fee_wei=strategy.priority_fee_wei,
         eip1559=profile.chain.eip1559,
-        inventory={weth: INVENTORY_WEI // 2},
+        inventory={weth: inventory_wei // 2},  # half the executor's WETH per trade at most
         max_amount_in={weth: profile.risk.max_input_wei},
     )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _metrics_ports(port: int | None) -> tuple[int | None, int | None]:
+    """(engine, ingest) exporter ports: None off, 0 two free ports, N then N and N + 1."""
+    if port is None:
+        return None, None
+    if port == 0:
+        return _free_port(), _free_port()
+    return port, port + 1
 
 
 def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str, Any]:
     """Run the bot; return the final status (and the on-chain check in fork mode)."""
     profile = options.profile
+    if options.mode not in MODES:
+        raise ValueError(f"unknown mode {options.mode!r}: one of {', '.join(MODES)}")
     if options.mode != "fork":
-        raise NotImplementedError("dry-run and live need endpoints and keys: see `arbloop run`")
-    if options.fork_url is not None:
+        from bot.app_remote import connect_remote
+
+        world = connect_remote(profile, options.mode, executor=options.executor)
+    elif options.fork_url is not None:
         from bot.app_fork import start_fork_url_world
 
         world = start_fork_url_world(profile, options.fork_url, fork_block=options.fork_block)
     else:
         world_cache = cache or WorldCache(directory=repo_root() / ".world" / "default")
         world = start_fork_world(profile, cache=world_cache)
+    local = world.builder is not None
     sup = Supervisor()
     stopping = threading.Event()
     previous = {
@@ -298,39 +355,45 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
             if world.manifest is not None
             else router_table_of(world.registry.chain)
         )
+        data_dir = profile.paths.data_dir / "run"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log_path = options.log_path or data_dir / f"bot-{stamp}.jsonl"
+        engine_port, ingest_port = _metrics_ports(options.metrics_port)
         ingest = IngestSpec(
             ring_name=sup.ring.name,
             byte_ring_name=sup.raw_ring.name,
-            ws_url=world.node.ws_url,
+            ws_url=world.ws_url,
             chain=world.registry.chain,
             pools=pools,
             routers=tuple(routers.items()),
             start=start,
             pending=options.pending,
             weth=world.weth,
+            metrics_port=ingest_port,
+            log_path=log_path,
         )
-        data_dir = profile.paths.data_dir / "run"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         engine = EngineSpec(
             ring_name=sup.ring.name,
             byte_ring_name=sup.raw_ring.name,
-            http_url=world.node.http_url,
+            http_url=world.http_url,
             chain_id=world.registry.chain.chain_id,
             pools=pools,
             start_hash=latest["hash"],
             gas_model_path=repo_root() / "configs" / "gas" / f"{profile.chain.name}.toml",
-            config=_engine_config(profile, world.weth),
+            config=_engine_config(profile, world.weth, world.start_balance_wei),
             limits=RiskLimits.from_profile(profile),
-            risk_state_path=data_dir / f"risk-{stamp}.json",
+            risk_state_path=data_dir / f"risk-{stamp}.json" if local else profile.risk.state_file,
             kill_switch_path=profile.risk.kill_switch_file,
             audit_path=data_dir / f"audit-{stamp}.sqlite",
-            relay_urls=(world.builder.url,),
+            relay_urls=world.relays,
             executor_address=world.executor,
             executor_keys=world.executor_keys,
             relay_key=world.relay_key,
-            dry_run=not options.send,
-            metrics_port=options.metrics_port,
+            dry_run=options.mode == "dry-run" or not options.send,
+            metrics_port=engine_port,
+            log_path=log_path,
+            mode=options.mode,
         )
         sup.start(ingest, engine)
         if options.on_start is not None:
@@ -339,39 +402,47 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
         block_time = max(profile.chain.block_time_s, 0.2)
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
         next_block = time.monotonic() + block_time
+
+        def drain() -> None:
+            nonlocal final
+            for status in sup.drain_status():
+                final = status
+                if options.on_status is not None:
+                    options.on_status(status)
+
         while not stopping.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
             sup.poll()
-            for status in sup.drain_status():
-                final = status
-                if options.on_status is not None:
-                    options.on_status(status)
+            drain()
             if tick is not None:
                 tick()
-            elif options.mine_blocks and time.monotonic() >= next_block:
+            elif local and options.mine_blocks and time.monotonic() >= next_block:
+                assert world.builder is not None
                 world.builder.build_block()
                 next_block += block_time
             time.sleep(0.02)
-        # let the last bundles settle: two more blocks, then wait for the engine to book them
-        last = 0
-        for _ in range(2):
-            last = world.builder.build_block().block_number
-            time.sleep(block_time / 2)
-        settle_deadline = time.monotonic() + 10.0
-        while time.monotonic() < settle_deadline and final.get("block", 0) < last:
-            sup.poll()
-            for status in sup.drain_status():
-                final = status
-                if options.on_status is not None:
-                    options.on_status(status)
-            time.sleep(0.02)
+        if local:
+            # let the last bundles settle: two more blocks, then wait for the engine to book
+            assert world.builder is not None
+            last = 0
+            for _ in range(2):
+                last = world.builder.build_block().block_number
+                time.sleep(block_time / 2)
+            settle_deadline = time.monotonic() + 10.0
+            while time.monotonic() < settle_deadline and final.get("block", 0) < last:
+                sup.poll()
+                drain()
+                time.sleep(0.02)
         end_balance = _weth_balance(world.rpc, world.weth, world.executor)
         final = {
             **final,
+            "mode": options.mode,
             "executor": world.executor,
             "onchain_profit_wei": end_balance - world.start_balance_wei,
             "audit_path": str(engine.audit_path),
+            "log_path": str(log_path),
+            "metrics_ports": [engine_port, ingest_port],
             "ingest_restarts": sup.restarts,
         }
         return final

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,14 @@ from bot.audit import AuditLog
 from bot.byte_ring import ByteRing
 from bot.engine import Action, BlockReport, Engine, EngineConfig
 from bot.executor import Executor, FeeQuote, RelaySimulator
+from bot.logs import BlockContext, configure_logging, log_context
+from bot.metrics import Metrics
 from bot.nonce import Binding, NonceManager
 from bot.relay import RelayClient
 from bot.ring import Lapped, Ring
 from bot.risk import RiskGate, RiskLimits
 from bot.settlement import Settlement
+from bot.token_probe import deny_if_lossy, probe_token
 from bot.tx_sign import TxSigner
 from chains.gas_model import load_gas_model
 from chains.records import RECORD_DTYPE, Kind
@@ -71,7 +75,10 @@ class EngineSpec:
     relay_key: bytes = field(repr=False)
     dry_run: bool = False
     max_lag_blocks: int = 3
-    metrics_port: int | None = None
+    metrics_port: int | None = None  # None: no exporter; the exporter binds 127.0.0.1 only
+    log_path: Path | None = None  # JSON lines; None: stderr
+    mode: str = "fork"
+    probe_tokens: bool = True  # measure a token's transfers (eth_call) before its first trade
 
 
 def _pool_tuples(pools: list[PoolInfo]) -> list[tuple[int, str, str, int, int]]:
@@ -98,6 +105,11 @@ class EngineLoop:
             table=self.table, pools=self.pools, gas_model=self.gas_model, config=spec.config
         )
         self.engine.mark_all_changed()
+        self.metrics = Metrics()
+        self.metrics.set_graph_size(pools=self.table.n_pools, cycles=self.engine.cycles.n_cycles)
+        self.metrics_port: int | None = None
+        if spec.metrics_port is not None:
+            _, self.metrics_port = self.metrics.serve("127.0.0.1", spec.metrics_port)
         self.audit = AuditLog(spec.audit_path)
         self.risk = RiskGate(
             spec.limits, state_path=spec.risk_state_path, kill_switch_path=spec.kill_switch_path
@@ -133,6 +145,7 @@ class EngineLoop:
                 relay=self.relay,
                 simulator=RelaySimulator(self.relay),
                 dry_run=spec.dry_run,
+                stage_sink=self._observe_stage_ns,
             )
             self.settlements.append(Settlement(self.audit, self.risk, nonces))
         self.paused: str | None = None
@@ -151,6 +164,18 @@ class EngineLoop:
         self._backrun_intents: set[str] = set()
         self._last_lag_check = 0.0
         self._latency_ns: list[int] = []
+        self._probed: dict[str, bool] = {}  # token -> transfers deliver exactly
+        self._base_tokens = {t.lower() for t in spec.config.base_tokens}
+        # the head being handled and what happened while it was the head: its row in the
+        # audit log is written when the next head arrives (backruns found meanwhile included)
+        self._open_block: BlockReport | None = None
+        self._book_sent = 0
+        self._book_not_sent: Counter[str] = Counter()
+        self._settled_now: Counter[str] = Counter()
+        self._settled_pnl_now = 0
+
+    def _observe_stage_ns(self, stage: str, ns: int) -> None:
+        self.metrics.observe_stage(stage, ns / 1e9)
 
     def _load_snapshot(self, block_hash: str | None) -> int:
         snapshot = snapshot_pools(self.rpc, _pool_tuples(self.pools), block_hash)
@@ -180,6 +205,8 @@ class EngineLoop:
         while not self.stop.is_set():
             batch = self.reader.read_batch(_BATCH)
             if isinstance(batch, Lapped):
+                self.metrics.observe_lap(batch.lost)
+                _log.warning("ring lapped: %d records lost; resynchronizing", batch.lost)
                 self._resync("ring lapped")
                 continue
             if batch.shape[0] == 0:
@@ -188,8 +215,11 @@ class EngineLoop:
                 continue
             records = batch.copy()
             if not self.reader.confirm():
+                self.metrics.observe_lap(0)
+                _log.warning("ring overwritten while reading; resynchronizing")
                 self._resync("ring overwritten while reading")
                 continue
+            self._observe_ring(records)
             keep = (records["kind"] == Kind.PENDING_SWAP) | (
                 records["block_number"] > self.snapshot_block
             )
@@ -201,14 +231,58 @@ class EngineLoop:
             for reorg in reorgs:
                 self._on_reorg(int(reorg["block_number"]))
             for report in reports:
-                await self._after_head(report)
+                self._record_block()
+                self._open_block = report
+                with BlockContext(report.number, mode=self.spec.mode):
+                    await self._after_head(report)
             for action in actions:
-                await self._send(action)
+                with log_context(
+                    block=action.candidate.block_number,
+                    candidate=action.candidate.candidate_id,
+                    mode=self.spec.mode,
+                ):
+                    await self._send(action)
+            if (reports or actions) and self._open_block is not None:
+                self._post_status(self._open_block)
+
+    def _observe_ring(self, records: Any) -> None:
+        """Count the batch by kind; observe frame arrival -> engine read (the ring stage)."""
+        self.metrics.observe_records(records)
+        recv = records["recv_ns"]
+        arrived = recv[recv > 0]
+        if arrived.shape[0]:
+            now = time.monotonic_ns()
+            self.metrics.observe_stage("ring", max(now - int(arrived.max()), 0) / 1e9)
+
+    def _record_block(self) -> None:
+        """Append the open head's bookkeeping to the audit log: found, sent, not, settled."""
+        report = self._open_block
+        if report is None:
+            return
+        self.audit.record_block(
+            report.number,
+            report.block_hash,
+            candidates=report.candidates,
+            sent=self._book_sent,
+            not_sent=self._book_not_sent,
+            dropped=report.dropped,
+            settled=self._settled_now,
+            pnl_wei=self._settled_pnl_now,
+        )
+        self.counts["candidates"] += len(report.candidates)
+        self._open_block = None
+        self._book_sent = 0
+        self._book_not_sent = Counter()
+        self._settled_now = Counter()
+        self._settled_pnl_now = 0
 
     async def _after_head(self, report: BlockReport) -> None:
         self._publish_head()
+        self.metrics.observe_report(report)
+        self.metrics.set_breaker(self.risk.breaker_tripped)
+        self.metrics.set_kill_switch(self.risk.kill_switch_active())
+        self.metrics.set_ring_lag(int(self.reader.available()))
         self.counts["blocks"] += 1
-        self.counts["candidates"] += len(report.candidates)
         for lane, settlement in zip(self.executors, self.settlements, strict=True):
             checks = settlement.hashes_to_check()
             receipts = {}
@@ -223,7 +297,6 @@ class EngineLoop:
             ):
                 self._book(settled)
         self._check_lag(report.number)
-        self._post_status(report)
 
     def _on_reorg(self, ancestor: int) -> None:
         """Blocks above `ancestor` were replaced: undo what was booked in them."""
@@ -242,9 +315,22 @@ class EngineLoop:
                 )
 
     def _book(self, settled: Any) -> None:
+        intent = self.audit.intent(settled.intent_id)
+        tip = intent.candidate.tip_wei if intent is not None else 0
+        self.metrics.observe_settled(
+            settled, tip_paid_wei=tip if settled.outcome == "included" else 0
+        )
+        self._settled_now[settled.outcome] += 1
+        self._settled_pnl_now += settled.pnl_wei
+        _log.info(
+            "bundle %s: %s, PnL %d wei",
+            settled.intent_id,
+            settled.outcome,
+            settled.pnl_wei,
+            extra={"intent": settled.intent_id},
+        )
         if settled.outcome == "included":
             self.counts["landed"] += 1
-            intent = self.audit.intent(settled.intent_id)
             if intent is not None:
                 c = intent.candidate
                 self.landed_profit_minus_tips += c.profit - c.tip_wei
@@ -261,20 +347,57 @@ class EngineLoop:
         self._last_lag_check = now
         node_head = int(self.rpc.call("eth_blockNumber"), 16)
         lag = node_head - table_head
+        self.metrics.set_ingest_lag(lag)
         if lag > self.spec.max_lag_blocks:
             self.paused = f"ingest lags the node by {lag} blocks"
         elif self.paused and self.paused.startswith("ingest lags"):
             self.paused = None
 
+    def _not_sent(self, action: Action, reason: str) -> None:
+        self.engine.not_sent(action)
+        self._book_not_sent[reason] += 1
+        _log.info("candidate not sent: %s", reason)
+
+    def _tokens_deliver(self, action: Action) -> bool:
+        """Probe each traded token once (eth_call only); deny the ones that deliver less."""
+        if not self.spec.probe_tokens:
+            return True
+        for hop in action.candidate.hops:
+            token = hop.token_out.lower()
+            if token in self._base_tokens or token in self._probed:
+                continue
+            result = probe_token(
+                self.rpc,
+                token,
+                hop.pool,
+                "v3" if hop.is_v3 else "v2",
+                amount=max(min(hop.amount_out, (1 << 112) - 1), 1),
+            )
+            if result.measured:
+                self._probed[token] = result.ok
+                deny_if_lossy(self.risk, result)
+            if result.measured and not result.ok:
+                return False
+        return True
+
     async def _send(self, action: Action) -> None:
         if self.paused is not None:
-            self.engine.not_sent(action)
+            self._not_sent(action, "paused")
+            return
+        if self.risk.kill_switch_active():
+            self._not_sent(action, "kill_switch")
+            return
+        if self.risk.breaker_tripped:
+            self._not_sent(action, "breaker")
+            return
+        if not self._tokens_deliver(action):
+            self._not_sent(action, "token_denied")
             return
         victim_raw = None
         if action.victim is not None:
             victim_raw = self.raw_ring.read(action.victim.raw_offset, action.victim.raw_len)
             if victim_raw is None:
-                self.engine.not_sent(action)
+                self._not_sent(action, "victim_bytes_overwritten")
                 return
         executor = self.executors.get(action.lane) or self.executors["block"]
         result = await executor.submit(
@@ -284,16 +407,19 @@ class EngineLoop:
             input_value_wei=action.input_value_wei,
             victim_raw=victim_raw,
         )
+        self.metrics.observe_send(result)
         if result.outcome in ("sent", "dry_run"):
             if action.recv_ns:
                 self._latency_ns.append(time.monotonic_ns() - action.recv_ns)
+                self.metrics.observe_handoff(action.recv_ns)
             if result.outcome == "sent":
+                self._book_sent += 1
                 self.counts["sent"] += 1
                 if action.victim is not None:
                     self.counts["backruns_sent"] += 1
                     self._backrun_intents.add(result.intent_id)
         else:
-            self.engine.not_sent(action)
+            self._not_sent(action, result.outcome)
 
     def _post_status(self, report: BlockReport) -> None:
         if self.status is None:
@@ -307,6 +433,9 @@ class EngineLoop:
             "evaluated": report.cycles_evaluated,
             "opportunities": report.profitable,
             "paused": self.paused,
+            "metrics_port": self.metrics_port,
+            "breaker": self.risk.breaker_reason,
+            "kill_switch": self.risk.kill_switch_active(),
             "pnl_wei": self.pnl_wei,
             "landed_profit_minus_tips": self.landed_profit_minus_tips,
             "latency_p50_us": latency[len(latency) // 2] / 1e3 if latency else None,
@@ -314,10 +443,16 @@ class EngineLoop:
             "candidate_ids": [c.candidate_id for c in report.candidates],
             **self.counts,
         }
+        if self._open_block is not None:  # its backrun candidates still grow until flushed
+            status["candidates"] += len(self._open_block.candidates)
         with contextlib.suppress(Exception):
             self.status.put_nowait(status)
 
     async def close(self) -> None:
+        if self._open_block is not None:
+            self._post_status(self._open_block)
+        self._record_block()
+        self.metrics.stop()
         await self.relay.close()
         self.audit.close()
         self.rpc.close()
@@ -329,6 +464,7 @@ def engine_main(spec: EngineSpec, stop: Any, head: Any, status: Any) -> None:
     """Run the engine loop until `stop` is set or SIGTERM arrives."""
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    configure_logging(level=logging.INFO, path=spec.log_path)
     loop = EngineLoop(spec, stop, head, status)
     loop.risk.install_signal_handler()  # SIGUSR1: the kill switch (file written, survives)
 

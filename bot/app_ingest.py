@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.byte_ring import ByteRing
+from bot.logs import configure_logging
+from bot.metrics import Metrics
 from bot.ring import Ring
 from chains.chain_tracker import BlockRef, ChainTracker
 from chains.config_chain import ChainConfig
+from chains.decode import DecodeResult
 from chains.feeds import Feed, FeedConfig
 from chains.mempool import MempoolDecoder, RouterInfo
 from chains.records import RECORD_DTYPE
@@ -42,6 +48,8 @@ class IngestSpec:
     start: tuple[int, bytes, bytes]  # (number, hash, parent hash) the tracker starts at
     pending: bool
     weth: str | None
+    metrics_port: int | None = None  # None: no exporter; the exporter binds 127.0.0.1 only
+    log_path: Path | None = None  # JSON lines; None: stderr
 
 
 def router_table_of(chain: ChainConfig) -> dict[str, RouterInfo]:
@@ -62,6 +70,19 @@ def router_table_of(chain: ChainConfig) -> dict[str, RouterInfo]:
 
 def ingest_main(spec: IngestSpec, stop: Any) -> None:
     """Run the feed until `stop` (a multiprocessing Event) is set or SIGTERM arrives."""
+    configure_logging(level=logging.INFO, path=spec.log_path)
+    metrics = Metrics()
+    if spec.metrics_port is not None:
+        metrics.serve("127.0.0.1", spec.metrics_port)
+
+    def on_decoded(result: DecodeResult, source: str, recv_ns: int, decode_ns: int) -> None:
+        if source == "subscription":
+            waited = time.monotonic_ns() - decode_ns - recv_ns
+            metrics.observe_stage("receive", max(waited, 0) / 1e9)
+            metrics.observe_stage("decode", decode_ns / 1e9)
+        else:  # the block's complete backfill: every log of the block counted once
+            metrics.observe_rejected(result.counts)
+
     ring = Ring.attach(spec.ring_name, RECORD_DTYPE)
     raw_ring = ByteRing.attach(spec.byte_ring_name)
     writer = ring.writer()
@@ -80,6 +101,7 @@ def ingest_main(spec: IngestSpec, stop: Any) -> None:
         mempool=mempool,
         pending_sink=writer.publish if spec.pending else None,
         store_raw=raw_ring.write if spec.pending else None,
+        on_decoded=on_decoded,
     )
 
     async def main() -> None:
@@ -106,5 +128,6 @@ def ingest_main(spec: IngestSpec, stop: Any) -> None:
         asyncio.run(main())
     finally:
         # the writer is not marked closed: a restarted ingest continues the same stream
+        metrics.stop()
         ring.close()
         raw_ring.close()

@@ -67,8 +67,8 @@ IN_FLIGHT_STATES = frozenset(("intent", "signed", "sent", "reorged_out"))
 
 _HEX_RE = re.compile(r"0x(?:[0-9a-f]{2})+")
 _TX_HASH_RE = re.compile(r"0x[0-9a-f]{64}")
-_SCHEMA_VERSION = 1
-_TABLES = ("verdicts", "intents", "states")
+_SCHEMA_VERSION = 2  # 2 added block_reports; a version-1 file gains the table on open
+_TABLES = ("verdicts", "intents", "states", "block_reports")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -104,6 +104,19 @@ CREATE TABLE IF NOT EXISTS states (
     detail_json TEXT,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS block_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    candidates_json TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    not_sent_json TEXT NOT NULL,
+    dropped_json TEXT NOT NULL,
+    settled_json TEXT NOT NULL,
+    pnl_wei TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS block_reports_by_block ON block_reports (block_number, id);
 CREATE INDEX IF NOT EXISTS states_by_intent ON states (intent_id, id);
 CREATE INDEX IF NOT EXISTS intents_by_target ON intents (target_block);
 CREATE INDEX IF NOT EXISTS intents_by_signer ON intents (signer, nonce);
@@ -155,8 +168,10 @@ class AuditLog:
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self._write():
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
-                raise RuntimeError(f"{self.path}: audit schema {version}, expected 1")
+            if version not in (0, 1, _SCHEMA_VERSION):
+                raise RuntimeError(
+                    f"{self.path}: audit schema {version}, expected at most {_SCHEMA_VERSION}"
+                )
             for statement in _schema_statements():
                 self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
@@ -286,7 +301,68 @@ class AuditLog:
                 extra["pnl_wei"] = removed
             self._insert_state(intent_id, state, block_number, extra or None)
 
+    def record_block(
+        self,
+        block_number: int,
+        block_hash: str,
+        *,
+        candidates: Sequence[Candidate],
+        sent: int,
+        not_sent: Mapping[str, int],
+        dropped: Mapping[str, int],
+        settled: Mapping[str, int],
+        pnl_wei: int,
+    ) -> None:
+        """Append one block's bookkeeping: what was found, sent, not sent and why, settled.
+
+        `candidates` are every exact candidate the search kept for the block (sent or not);
+        `not_sent` counts the ones not sent by reason (paused, refused, stale, ...);
+        `dropped` the re-pricer's drops by reason; `settled` the bundles booked at this
+        block by outcome (included, failed, expired); `pnl_wei` their summed PnL.
+        """
+        with self._write():
+            self._conn.execute(
+                "INSERT INTO block_reports (block_number, block_hash, candidates_json, sent, "
+                "not_sent_json, dropped_json, settled_json, pnl_wei, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    block_number,
+                    block_hash,
+                    json.dumps([c.to_json() for c in candidates], sort_keys=True),
+                    sent,
+                    json.dumps(dict(not_sent), sort_keys=True),
+                    json.dumps(dict(dropped), sort_keys=True),
+                    json.dumps(dict(settled), sort_keys=True),
+                    str(pnl_wei),
+                    self._clock(),
+                ),
+            )
+
     # -- reads ------------------------------------------------------------------------------
+
+    def block_reports(self) -> list[dict[str, Any]]:
+        """Return the block bookkeeping rows, oldest first (candidates as `Candidate`s).
+
+        A block seen twice (a reorg replaced it) has one row per time it was seen.
+        """
+        rows = self._conn.execute(
+            "SELECT block_number, block_hash, candidates_json, sent, not_sent_json, "
+            "dropped_json, settled_json, pnl_wei FROM block_reports ORDER BY id"
+        )
+        return [
+            {
+                "block_number": number,
+                "block_hash": block_hash,
+                "candidates": [Candidate.from_json(c) for c in json.loads(cands)],
+                "sent": sent,
+                "not_sent": json.loads(not_sent),
+                "dropped": json.loads(dropped),
+                "settled": json.loads(settled),
+                "pnl_wei": int(pnl),
+            }
+            for number, block_hash, cands, sent, not_sent, dropped, settled, pnl in rows
+        ]
+
 
     def last_state(self, intent_id: str) -> str | None:
         """Return the intent's latest state, or None for an unknown intent."""

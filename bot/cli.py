@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,20 +18,22 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import executor_cmd
-from bot.app import RunOptions, run_bot
+from bot.app import MODES, RunOptions, run_bot
+from bot.app_remote import profile_registry
+from bot.cli_archive import add_archive_parser
+from bot.cli_inspect import add_inspect_parser
 from bot.demo import run_bot_demo
+from bot.keys import KeyLoadError
+from bot.live_guard import LiveRefused
 from bot.risk_cmd import add_risk_parser
 from bot.state_verify import verify_state
 from bot.world_job import DemoResult, default_cache, default_spec, run_demo, start_world
-from chains.config import Profile, load_chain_config, load_profile
-from chains.registry import Registry, registry_from_manifest
-from chains.registry_cache import sync_registry
-from chains.registry_discovery import LiquidityFilter
+from chains.config import load_chain_config, load_profile
 from chains.rpc import HttpRpc
 from chains.toml_reader import ConfigError
 from sim.traffic import TrafficConfig, TrafficStats
 from sim.world_cache import WorldCache
-from sim.world_manifest import Manifest, read_manifest
+from sim.world_manifest import Manifest
 
 __all__ = ["main"]
 
@@ -51,14 +57,63 @@ def _cmd_world_up(args: argparse.Namespace, console: Console) -> int:
         source = "loaded from cache" if world.loaded_from_cache else "deployed"
         console.print(f"world {source} in {world.setup_s:.2f} s at {world.node.http_url}")
         _print_world(console, world.manifest)
-        console.print(f"anvil pid {world.node.pid}; Ctrl-C stops it.")
+        running = _running_file(args, spec)
+        running.write_text(
+            json.dumps(
+                {"pid": os.getpid(), "anvil_pid": world.node.pid, "http": world.node.http_url}
+            )
+        )
+        console.print(f"anvil pid {world.node.pid}; Ctrl-C or `arbloop world down` stops it.")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
     finally:
         world.node.stop()
+        with contextlib.suppress(OSError):
+            _running_file(args, spec).unlink()
     console.print("world stopped")
+    return 0
+
+
+def _running_file(args: argparse.Namespace, spec: Path) -> Path:
+    """Where `world up` records its pid (and anvil's) for `world down`."""
+    directory = _cache(args, spec).directory
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / "world-up.json"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _cmd_world_down(args: argparse.Namespace, console: Console) -> int:
+    spec = args.spec or default_spec()
+    running = _running_file(args, spec)
+    if not running.is_file():
+        console.print(f"no world is up ({running} does not exist)")
+        return 0
+    info = json.loads(running.read_text())
+    pid, anvil_pid = int(info["pid"]), int(info["anvil_pid"])
+    # signal only processes that are still what the file says: `world up` and its anvil
+    if "world" in _cmdline(pid) and "up" in _cmdline(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and _cmdline(pid):
+            time.sleep(0.05)
+    if "anvil" in _cmdline(anvil_pid):
+        os.kill(anvil_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and "anvil" in _cmdline(anvil_pid):
+            time.sleep(0.05)
+        if "anvil" in _cmdline(anvil_pid):
+            os.kill(anvil_pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        running.unlink()
+    console.print(f"world stopped (pid {pid}, anvil pid {anvil_pid}, {info.get('http')})")
     return 0
 
 
@@ -167,19 +222,36 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     profile = load_profile(args.profile)
     spec = args.spec or default_spec()
-    final = run_bot(
-        RunOptions(
-            profile=profile,
-            mode=args.mode,
-            duration_s=args.duration,
-            on_status=lambda s: console.print(
-                f"block {s.get('block')}: sent {s.get('sent')}, landed {s.get('landed')}, "
-                f"PnL {s.get('pnl_wei')} wei"
+    if args.mode != "fork" and args.fork_url is not None:
+        print("arbloop: --fork-url belongs to --mode fork", file=sys.stderr)
+        return 2
+    try:
+        final = run_bot(
+            RunOptions(
+                profile=profile,
+                mode=args.mode,
+                duration_s=args.duration,
+                fork_url=args.fork_url,
+                fork_block=args.fork_block,
+                executor=args.executor,
+                metrics_port=args.metrics_port,
+                send=not args.simulate_only,
+                on_status=lambda s: console.print(
+                    f"block {s.get('block')}: {s.get('opportunities')} opportunities, "
+                    f"sent {s.get('sent')}, landed {s.get('landed')}, PnL {s.get('pnl_wei')} wei"
+                    + (f" [paused: {s['paused']}]" if s.get("paused") else "")
+                ),
             ),
-        ),
-        cache=_cache(args, spec),
-    )
-    console.print(final)
+            cache=_cache(args, spec),
+        )
+    except (LiveRefused, KeyLoadError) as exc:
+        print(f"arbloop: {exc}", file=sys.stderr)
+        return 2
+    for key in (
+        "mode", "blocks", "sent", "landed", "failed", "expired", "pnl_wei",
+        "onchain_profit_wei", "audit_path", "log_path", "metrics_ports",
+    ):  # fmt: skip
+        console.print(f"{key}: {final.get(key)}")
     return 0
 
 
@@ -199,21 +271,6 @@ def _cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _profile_registry(profile: Profile, rpc: HttpRpc) -> Registry:
-    """Return the profile's registry: the world manifest's pools, or discovery (cached)."""
-    if profile.world is not None:
-        if not profile.world.manifest.is_file():
-            raise ConfigError(profile.path, "world.manifest", "no manifest: run `arbloop world up`")
-        return registry_from_manifest(profile.chain, read_manifest(profile.world.manifest))
-    return sync_registry(
-        rpc,
-        profile.chain,
-        profile.paths.data_dir / "registry",
-        start_block=profile.registry.start_block,
-        liquidity=LiquidityFilter.from_config(profile.registry),
-    ).registry
-
-
 def _cmd_state_verify(args: argparse.Namespace, console: Console) -> int:
     profile = load_profile(args.profile)
     http = args.http or (profile.endpoints.http[0] if profile.endpoints.http else None)
@@ -222,7 +279,7 @@ def _cmd_state_verify(args: argparse.Namespace, console: Console) -> int:
         print("arbloop: state verify needs --http and --ws (or [endpoints])", file=sys.stderr)
         return 2
     with HttpRpc(http) as rpc:
-        registry = _profile_registry(profile, rpc)
+        registry = profile_registry(profile, rpc)
     report = asyncio.run(
         verify_state(
             http_url=http,
@@ -343,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(up)
     up.add_argument("--block-time", type=float, default=None, help="interval mining, seconds")
     up.set_defaults(func=_cmd_world_up)
+    down = world_sub.add_parser("down", help="stop the world a `world up` started")
+    _world_args(down)
+    down.set_defaults(func=_cmd_world_down)
     traffic = world_sub.add_parser(
         "traffic", help="bring the world up, run traffic (no bot), print a summary"
     )
@@ -362,10 +422,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--txs-per-block", type=int, default=8)
     demo.add_argument("--seed", type=int, default=1, help="traffic seed")
     demo.set_defaults(func=_cmd_demo)
-    run = sub.add_parser("run", help="run the bot: fork mode trades on a local anvil")
+    run = sub.add_parser(
+        "run",
+        help="run the bot: fork (a local anvil), dry-run (simulate only) or live",
+        description="fork: trade on a local anvil (the embedded world, or --fork-url any "
+        "node) through the local builder; dry-run: the profile's node and relays, everything "
+        "up to simulation, nothing sent; live: send to the relays (needs the [live] "
+        "acknowledgment, keys from the keystore or environment).",
+    )
     run.add_argument("--profile", type=Path, default=Path("configs/local.toml"))
+    run.add_argument("--mode", choices=list(MODES), default="fork")
+    run.add_argument("--fork-url", default=None, help="fork mode: anvil forks this node")
+    run.add_argument("--fork-block", type=int, default=None, help="fork at this block")
+    run.add_argument("--executor", default=None, help="dry-run/live: the ArbExecutor address")
     run.add_argument(
-        "--mode", choices=["fork"], default="fork", help="fork: the embedded world on anvil"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on 127.0.0.1: engine on PORT, ingest on PORT+1 "
+        "(0: free ports)",
+    )
+    run.add_argument(
+        "--simulate-only", action="store_true", help="fork mode: simulate bundles, send none"
     )
     run.add_argument("--duration", type=float, default=None, help="seconds (default: until ^C)")
     _world_args(run)
@@ -385,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check_config)
     _executor_parser(sub)
     add_risk_parser(sub)
+    add_inspect_parser(sub)
+    add_archive_parser(sub)
     return parser
 
 
@@ -397,6 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"arbloop: config error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (`| head`) went away: not an error of ours
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ def demo_table(status: dict[str, Any]) -> Table:
         ),
         ("record -> bundle sent, p50 (ms)", _ms(status.get("latency_p50_us"))),
         ("sending", "yes" if not status.get("paused") else f"paused: {status['paused']}"),
+        ("metrics (127.0.0.1 port)", status.get("metrics_port")),
     ]
     for name, value in rows:
         table.add_row(name, "-" if value is None else str(value))
@@ -104,13 +105,14 @@ def run_bot_demo(
     seed: int = 1,
     txs_per_block: int = 8,
     search_window_s: float = 0.4,
+    metrics_port: int | None = 0,
 ) -> DemoOutcome:
     """Run the demo; return its outcome (the caller prints the summary)."""
     profile = load_profile(profile_path)
     block_time = max(profile.chain.block_time_s, search_window_s + 0.2)
 
     def driver(world: ForkWorld) -> Any:
-        assert world.manifest is not None
+        assert world.manifest is not None and world.builder is not None
         traffic = TrafficConfig(seed=seed, txs_per_block=txs_per_block, new_pool_probability=0.0)
         return WorldDriver(
             world.rpc,
@@ -127,7 +129,13 @@ def run_bot_demo(
             live.update(demo_table(status))
 
         final = run_bot(
-            RunOptions(profile=profile, duration_s=duration_s, driver=driver, on_status=on_status),
+            RunOptions(
+                profile=profile,
+                duration_s=duration_s,
+                driver=driver,
+                on_status=on_status,
+                metrics_port=metrics_port,
+            ),
             cache=cache,
         )
         live.update(demo_table(final))

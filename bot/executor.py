@@ -26,8 +26,9 @@ those bytes again, never a fresh signature with another nonce.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -150,6 +151,7 @@ class Executor:
         gas_limit_margin_bps: int = 3_000,
         guard: bool = True,
         dry_run: bool = False,
+        stage_sink: Callable[[str, int], object] | None = None,
     ) -> None:
         if nonces.signer.lower() != signer.address.lower():
             raise ValueError("the nonce manager belongs to another signer")
@@ -165,6 +167,14 @@ class Executor:
         self._margin_bps = gas_limit_margin_bps
         self._guard = guard
         self.dry_run = dry_run  # everything up to simulation; nothing is sent
+        # observer of stage durations: ("risk" | "sign" | "audit" | "simulate" | "submit", ns)
+        self._stage_sink = stage_sink
+
+    def _stage(self, stage: str, start_ns: int) -> int:
+        now = time.perf_counter_ns()
+        if self._stage_sink is not None:
+            self._stage_sink(stage, now - start_ns)
+        return now
 
     @property
     def signer_address(self) -> str:
@@ -219,8 +229,10 @@ class Executor:
     ) -> SendResult:
         """Gate, sign, audit, simulate and send one candidate; see the module docstring."""
         intent_id = f"{candidate.candidate_id}-{uuid.uuid4().hex[:8]}"
+        clock = time.perf_counter_ns()
         verdict = self._risk.admit(candidate, intent_id, input_value_wei=input_value_wei)
         self._audit.record_verdict(candidate.block_number, candidate, verdict)
+        clock = self._stage("risk", clock)
         if not verdict.approved:
             return SendResult(intent_id, "refused", verdict)
         target = candidate.target_block
@@ -242,6 +254,7 @@ class Executor:
         bundle = tuple("0x" + raw.hex() for raw in raws)
         bundle_uuid = str(uuid.uuid4())
         hashes = [_tx_hash_hex(raw) for raw in raws]
+        clock = self._stage("sign", clock)
         self._audit.record_intent(
             intent_id=intent_id,
             candidate=candidate,
@@ -252,7 +265,9 @@ class Executor:
             bundle_uuid=bundle_uuid,
             limits=self._risk.limits,
         )
+        clock = self._stage("audit", clock)
         simulation = await self._simulator.simulate(bundle, target)
+        clock = self._stage("simulate", clock)
         if not simulation.ok:
             self._audit.record_state(
                 intent_id,
@@ -276,6 +291,7 @@ class Executor:
         replies = tuple(
             await self._relay.send_bundle(list(bundle), target, replacement_uuid=bundle_uuid)
         )
+        self._stage("submit", clock)
         accepted = any(reply.ok for reply in replies)
         self._audit.record_state(
             intent_id,

@@ -42,7 +42,7 @@ from chains.chain_tracker import (
     Reorg,
     ReorgTooDeep,
 )
-from chains.decode import decode_logs_json
+from chains.decode import DecodeResult, decode_logs_json
 from chains.mempool import MempoolDecoder, write_tx_records
 from chains.pool_index import PoolIndex
 from chains.records import RECORD_DTYPE, Kind, empty_records, get_value, set_value
@@ -130,6 +130,7 @@ class Feed:
         mempool: MempoolDecoder | None = None,
         pending_sink: Callable[[np.ndarray], object] | None = None,
         store_raw: Callable[[bytes], tuple[int, int]] | None = None,
+        on_decoded: Callable[[DecodeResult, str, int, int], object] | None = None,
     ) -> None:
         if config.pending and (mempool is None or pending_sink is None or store_raw is None):
             raise ValueError("pending swaps need a mempool decoder, a pending sink and store_raw")
@@ -140,6 +141,8 @@ class Feed:
         self.mempool = mempool
         self.pending_sink = pending_sink
         self.store_raw = store_raw
+        # observer of each decode: (result, "subscription" | "backfill", recv_ns, decode_ns)
+        self.on_decoded = on_decoded
         self.index = pool_index_of(registry)
         self.counts: Counter[str] = Counter()
         self._held: dict[bytes, list[np.ndarray]] = {}
@@ -221,7 +224,11 @@ class Feed:
     async def _hold_logs(self, logs: Any) -> None:
         """Decode subscription frames at once and hold their records until their block."""
         async for frame in logs.frames():
+            start = time.monotonic_ns()
             result = decode_logs_json(frame.data, self.index, recv_ns=frame.received_ns)
+            if self.on_decoded is not None:
+                elapsed = time.monotonic_ns() - start
+                self.on_decoded(result, "subscription", frame.received_ns, elapsed)
             for reason, n in result.counts_by_reason().items():
                 self.counts[f"subscription_{reason}"] += n
             for record in result.records:
@@ -329,7 +336,10 @@ class Feed:
 
     def _block_records(self, raw: bytes, held: list[Any], recv_ns: int) -> np.ndarray:
         """Decode a block's backfill reply, merge the held subscription records, sort by log."""
+        start = time.monotonic_ns()
         result = decode_logs_json(raw, self.index, recv_ns=recv_ns, source=SOURCE_BACKFILL)
+        if self.on_decoded is not None:
+            self.on_decoded(result, "backfill", recv_ns, time.monotonic_ns() - start)
         self._last_counts = result.counts_by_reason()
         parts = [*held, *result.records]
         if not parts:

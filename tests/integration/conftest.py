@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chains.artifacts import repo_root
+from chains.config import Profile, load_profile
 from chains.rpc import HttpRpc
 from sim.anvil import AnvilProcess
 from sim.world_cache import WorldCache, start_world_node
@@ -50,3 +51,30 @@ def world(world_session: WorldNode) -> Iterator[WorldNode]:
     node.call("anvil_dropAllTransactions")
     node.set_automine(True)
     assert node.revert(snapshot_id), f"evm_revert({snapshot_id}) was refused"
+
+
+def fork_profile(directory: Path, cache: WorldCache) -> Profile:
+    """Return configs/local.toml with its world in `cache` and its data under `directory`.
+
+    The audit log, risk state and kill switch file of a run then live in the test's
+    directory, never in the checkout's `.cache`.
+    """
+    repo = repo_root()
+    cfg = directory / "cfg"
+    cfg.mkdir(parents=True, exist_ok=True)
+    if not (cfg / "chains").exists():
+        (cfg / "chains").symlink_to(repo / "configs" / "chains")
+    text = (repo / "configs" / "local.toml").read_text()
+    for old, new in (
+        ('spec = "world/default.toml"', f'spec = "{WORLD_SPEC}"'),
+        ('manifest = "../.world/default/manifest.json"', f'manifest = "{cache.manifest_path}"'),
+        ('"../.cache/KILL"', f'"{directory / "KILL"}"'),
+        ('"../.cache/risk_state.json"', f'"{directory / "risk_state.json"}"'),
+        ('data_dir = "../.cache"', f'data_dir = "{directory / "data"}"'),
+    ):
+        if old not in text:
+            raise AssertionError(f"configs/local.toml no longer holds {old!r}")
+        text = text.replace(old, new)
+    path = cfg / "profile.toml"
+    path.write_text(text)
+    return load_profile(path)

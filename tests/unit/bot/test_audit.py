@@ -337,3 +337,55 @@ def test_concurrent_reader_sees_a_growing_consistent_log(tmp_path: Path) -> None
     assert seen == sorted(seen)  # the in-flight count only grows while intents are added
     with AuditLog(path) as log:
         assert len(log.in_flight()) == n_intents
+
+
+def test_block_reports_round_trip_exact_and_append_only(log: AuditLog) -> None:
+    big = make_candidate(target_block=101)
+    log.record_block(
+        100,
+        "0x" + "11" * 32,
+        candidates=[big, make_candidate(target_block=101)],
+        sent=1,
+        not_sent={"simulation_failed": 1},
+        dropped={"block_budget_used": 3},
+        settled={"included": 2},
+        pnl_wei=2**200 + 1,  # beyond SQLite's int64: stored exactly
+    )
+    log.record_block(
+        101,
+        "0x" + "22" * 32,
+        candidates=[],
+        sent=0,
+        not_sent={},
+        dropped={},
+        settled={},
+        pnl_wei=-5,
+    )
+    rows = log.block_reports()
+    assert [r["block_number"] for r in rows] == [100, 101]
+    assert rows[0]["candidates"][0] == big
+    assert rows[0]["not_sent"] == {"simulation_failed": 1}
+    assert rows[0]["settled"] == {"included": 2} and rows[0]["pnl_wei"] == 2**200 + 1
+    assert rows[1]["pnl_wei"] == -5
+    raw = sqlite3.connect(log.path)
+    for statement in ("UPDATE block_reports SET sent = 9", "DELETE FROM block_reports"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute(statement)
+    raw.close()
+
+
+def test_a_version_1_log_gains_the_block_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with AuditLog(path) as audit:
+        _intent(audit)
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TRIGGER block_reports_no_update")
+    raw.execute("DROP TRIGGER block_reports_no_delete")
+    raw.execute("DROP TABLE block_reports")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    with AuditLog(path) as audit:
+        assert audit.last_state("i1") == "intent"
+        assert audit.block_reports() == []
+        assert audit.pragma("journal_mode") == "wal"
