@@ -10,7 +10,7 @@
   profit;
 - signing: eth-account `Account.sign_transaction`.
 
-What the brief keeps the same is the same code: the risk gate, the audit log, the calldata
+Steps outside the comparison run the same code as ours: the risk gate, the audit log, the calldata
 encoder, eth_callBundle at the local builder and the handoff (`bench.e2e_exec`). It searches
 the V2 pools only (plain formulas have no V3 tick math), less work than ours does.
 
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ import networkx as nx
 from eth_account import Account
 from web3 import AsyncWeb3, WebSocketProvider
 
+from bench.e2e_baseline_search import Market, Pool, price_cycle, weth_cycle
 from bench.e2e_exec import ExecutorRig, TimedExecutor, build_executor, drop_after_handoff
 from bench.e2e_world import WorldInfo, WorldProcess
 from bot.executor import FeeQuote
@@ -43,7 +42,7 @@ from bot.tx_sign import Eip1559Tx, SignedTx, TxSigner
 from chains import abi
 from chains.arb_executor import execute_calldata
 from chains.registry import PoolInfo
-from graph.actions import Candidate, CandidateHop
+from graph.actions import Candidate
 from graph.gas import next_base_fee
 
 __all__ = ["BASELINE_STAGES", "BaselineOpportunity", "run_baseline"]
@@ -59,8 +58,6 @@ _SYNC_ABI = [
         "type": "event",
     }
 ]
-_GAS_UNITS = 300_000
-_TIP_SHARE_BPS = 5_000
 _PRIORITY_FEE_WEI = 10**9
 _BLOCK_WAIT_S = 10.0
 
@@ -156,30 +153,10 @@ class EthAccountExecutor(TimedExecutor):
         return tx, out
 
 
-def v2_amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_pips: int) -> int:
-    """Return a V2 pair's output for amount_in (the pair's formula, fee in pips)."""
-    with_fee = amount_in * (1_000_000 - fee_pips)
-    return with_fee * reserve_out // (reserve_in * 1_000_000 + with_fee)
-
-
-@dataclass(slots=True)
-class _Pool:
-    info: PoolInfo
-    token0: str  # lowercase
-    token1: str
-    reserve0: int = 0
-    reserve1: int = 0
-
-    @classmethod
-    def of(cls, info: PoolInfo) -> _Pool:
-        return cls(info, info.token0.lower(), info.token1.lower())
-
-
 @dataclass(slots=True)
 class _State:
-    pools: dict[str, _Pool]
+    market: Market
     weth: str
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     base_fee_next_wei: int = 0
     head_number: int = -1
     head_hash: bytes = b""
@@ -190,107 +167,6 @@ class _State:
     outcomes: dict[str, int] = field(default_factory=dict)
     record: bool = False
     progress: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def set_pair_edges(self, token_a: str, token_b: str) -> None:
-        """Point each direction of a pair at its best pool: weight -log(rate after fee)."""
-        for t_in, t_out in ((token_a, token_b), (token_b, token_a)):
-            best: tuple[float, str] | None = None
-            for pool in self.pools.values():
-                if {pool.token0, pool.token1} != {t_in, t_out} or pool.reserve0 == 0:
-                    continue
-                r_in, r_out = (
-                    (pool.reserve0, pool.reserve1)
-                    if pool.token0 == t_in
-                    else (pool.reserve1, pool.reserve0)
-                )
-                rate = r_out / r_in * (1 - pool.info.fee_pips / 1e6)
-                weight = -math.log(rate)
-                if best is None or weight < best[0]:
-                    best = (weight, pool.info.address.lower())
-            if best is not None:
-                self.graph.add_edge(t_in, t_out, weight=best[0], pool=best[1])
-
-
-def _best_input(state: _State, path: list[tuple[_Pool, bool]]) -> tuple[int, list[int]]:
-    """Ternary-search the input (wei) maximising the cycle's output minus input."""
-
-    def amounts(amount_in: int) -> list[int]:
-        out = [amount_in]
-        for pool, zero_for_one in path:
-            r_in, r_out = (
-                (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
-            )
-            out.append(v2_amount_out(out[-1], r_in, r_out, pool.info.fee_pips))
-        return out
-
-    first, zero_for_one = path[0]
-    lo, hi = 1, (first.reserve0 if zero_for_one else first.reserve1) // 2
-    while hi - lo > 1_000:
-        m1 = lo + (hi - lo) // 3
-        m2 = hi - (hi - lo) // 3
-        if amounts(m1)[-1] - m1 < amounts(m2)[-1] - m2:
-            lo = m1
-        else:
-            hi = m2
-    best = amounts(lo)
-    return best[-1] - lo, best
-
-
-def _candidate(state: _State, cycle: list[str], block_number: int) -> tuple[Candidate | None, int]:
-    """Price a WETH cycle with the plain formulas; return it when it pays for gas, and ns."""
-    start = time.perf_counter_ns()
-    path: list[tuple[_Pool, bool]] = []
-    for t_in, t_out in itertools.pairwise(cycle):
-        pool = state.pools[state.graph[t_in][t_out]["pool"]]
-        path.append((pool, pool.token0 == t_in))
-    profit, amounts = _best_input(state, path)
-    gas_price = state.base_fee_next_wei + _PRIORITY_FEE_WEI
-    gas_cost = _GAS_UNITS * gas_price
-    spent = time.perf_counter_ns() - start
-    if profit <= gas_cost:
-        return None, spent
-    tip = (profit - gas_cost) * _TIP_SHARE_BPS // 10_000
-    hops = tuple(
-        CandidateHop(
-            pool_id=pool.info.pool_id,
-            pool=pool.info.address.lower(),
-            is_v3=False,
-            zero_for_one=zero_for_one,
-            fee_pips=pool.info.fee_pips,
-            token_in=pool.token0 if zero_for_one else pool.token1,
-            token_out=pool.token1 if zero_for_one else pool.token0,
-            amount_in=amounts[i],
-            amount_out=amounts[i + 1],
-        )
-        for i, (pool, zero_for_one) in enumerate(path)
-    )
-    candidate = Candidate(
-        cycle_id=0,
-        base_token=state.weth,
-        hops=hops,
-        amount_in=amounts[0],
-        profit=profit,
-        profit_wei=profit,
-        gas_units=_GAS_UNITS,
-        gas_price_wei=gas_price,
-        tip_wei=tip,
-        net_profit_wei=profit - gas_cost - tip,
-        flash=True,
-        block_number=block_number,
-        block_hash="0x" + state.head_hash.hex(),
-        target_block=block_number + 1,
-    )
-    return candidate, spent
-
-
-def _weth_cycle(cycle: list[str], weth: str) -> list[str] | None:
-    """Rotate a negative cycle (closed node list) to start and end at WETH, if it passes it."""
-    nodes = cycle[:-1]
-    if weth not in nodes:
-        return None
-    i = nodes.index(weth)
-    rotated = nodes[i:] + nodes[:i]
-    return [*rotated, weth]
 
 
 async def run_baseline(
@@ -304,11 +180,11 @@ async def run_baseline(
 ) -> tuple[list[BaselineOpportunity], dict[str, int]]:
     """Drive blocks until `opportunities` bundles were handed off (or max_blocks were mined)."""
     pools = {
-        p.address.lower(): _Pool.of(p)
+        p.address.lower(): Pool.of(p)
         for p in (PoolInfo.from_json(d) for d in info.pools)
         if p.kind == "v2"
     }
-    state = _State(pools=pools, weth=info.weth.lower())
+    state = _State(market=Market(pools), weth=info.weth.lower())
     provider = _StampedProvider(info.ws_url)
     async with AsyncWeb3(provider) as w3:
         nonce = await w3.eth.get_transaction_count(TxSigner(info.executor_key).address)
@@ -360,12 +236,12 @@ async def run_baseline(
 
 async def _load_reserves(w3: AsyncWeb3, state: _State) -> None:
     selector = "0x0902f1ac"  # getReserves()
-    for address, pool in state.pools.items():
+    for address, pool in state.market.pools.items():
         out = await w3.eth.call({"to": AsyncWeb3.to_checksum_address(address), "data": selector})
         pool.reserve0 = int.from_bytes(out[:32], "big")
         pool.reserve1 = int.from_bytes(out[32:64], "big")
-    for pool in state.pools.values():
-        state.set_pair_edges(pool.token0, pool.token1)
+    for pool in state.market.pools.values():
+        state.market.set_pair_edges(pool.token0, pool.token1)
 
 
 def _on_head(state: _State, head: Any, info: WorldInfo) -> None:
@@ -439,23 +315,33 @@ async def _on_sync(state: _State, log: Any, recv_ns: int, pair: Any, rig: Execut
     event = pair.events.Sync().process_log(log)
     stages["web3 process_log"] = time.perf_counter_ns() - start
     start = time.perf_counter_ns()
-    pool = state.pools[str(event["address"]).lower()]
+    pool = state.market.pools[str(event["address"]).lower()]
     pool.reserve0, pool.reserve1 = event["args"]["reserve0"], event["args"]["reserve1"]
-    state.set_pair_edges(pool.token0, pool.token1)
+    state.market.set_pair_edges(pool.token0, pool.token1)
     stages["graph update"] = time.perf_counter_ns() - start
     state.syncs_seen[number] = state.syncs_seen.get(number, 0) + 1
     if number in state.submitted or number != state.head_number:
         return
     start = time.perf_counter_ns()
     try:
-        cycle = nx.find_negative_cycle(state.graph, state.weth, weight="weight")
+        cycle = nx.find_negative_cycle(state.market.graph, state.weth, weight="weight")
     except nx.NetworkXError:
         cycle = None
     stages["nx.find_negative_cycle"] = time.perf_counter_ns() - start
-    rotated = None if cycle is None else _weth_cycle(cycle, state.weth)
+    rotated = None if cycle is None else weth_cycle(cycle, state.weth)
     if rotated is None:
         return
-    candidate, amounts_ns = _candidate(state, rotated, number)
+    start = time.perf_counter_ns()
+    candidate = price_cycle(
+        state.market,
+        rotated,
+        weth=state.weth,
+        block_number=number,
+        block_hash=state.head_hash,
+        next_base_fee_wei=state.base_fee_next_wei,
+        priority_fee_wei=_PRIORITY_FEE_WEI,
+    )
+    amounts_ns = time.perf_counter_ns() - start
     stages["amounts (python V2 formulas)"] = amounts_ns
     if candidate is None:
         return
