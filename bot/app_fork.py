@@ -34,7 +34,7 @@ from chains.registry_cache import sync_registry
 from chains.registry_discovery import LiquidityFilter, discover
 from chains.rpc import HttpRpc, RpcError
 from chains.toml_reader import ConfigError
-from sim.anvil import AnvilProcess
+from sim.anvil import AnvilProcess, AnvilStartError
 from sim.anvil_config import AnvilConfig
 from sim.builder import LocalBuilder
 from sim.txs import UnlockedSender
@@ -47,7 +47,7 @@ _GAS_BALANCE_WEI = 1000 * 10**18
 
 
 class ForkUrlError(RuntimeError):
-    """The fork url cannot be forked: unreachable, not JSON-RPC, or the block is out of range."""
+    """The fork url cannot be forked: unreachable, the block out of range or without state."""
 
 
 def start_fork_url_world(
@@ -71,10 +71,17 @@ def start_fork_url_world(
     weth = profile.chain.wrapped_native
     if weth is None:
         raise ConfigError(profile.path, "chain", f"chain {profile.chain.name!r} names no WETH")
-    node = AnvilProcess.start(
-        AnvilConfig(order="fifo", fork_url=fork_url, fork_block_number=block),
-        startup_timeout_s=120.0,
-    )
+    try:
+        node = AnvilProcess.start(
+            AnvilConfig(order="fifo", fork_url=fork_url, fork_block_number=block),
+            startup_timeout_s=120.0,
+        )
+    except AnvilStartError as exc:
+        # typically a node without that block's state (not an archive node, or pruned)
+        raise ForkUrlError(
+            f"anvil could not fork {fork_url} at block {block}; does the node keep that "
+            f"block's state?\n{exc}"
+        ) from exc
     try:
         rpc = node.rpc()
         registry = _registry(profile, manifest, rpc, fork_url, block)
