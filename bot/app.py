@@ -21,6 +21,7 @@ every child by pid and unlinks every segment it created.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -57,6 +58,7 @@ __all__ = ["MODES", "ForkWorld", "RunOptions", "Supervisor", "run_bot", "start_f
 
 MODES = ("fork", "dry-run", "live")
 
+_log = logging.getLogger(__name__)
 RING_CAPACITY = 1 << 16
 BYTE_RING_BYTES = 1 << 24
 INVENTORY_WEI = 100 * 10**18
@@ -188,6 +190,9 @@ class RunOptions:
     log_path: Path | None = None  # JSON log lines of both processes (default: data dir)
     # called once everything runs (tests: kill ingest, inject a reorg, engage the kill switch)
     on_start: Callable[[ForkWorld, Supervisor], None] | None = None
+    until: Callable[[], bool] | None = None  # the run ends when this returns True
+    # fork mode: called after the last bundles settled, while the node still runs
+    before_stop: Callable[[ForkWorld], None] | None = None
 
 
 class Supervisor:
@@ -277,10 +282,12 @@ class Supervisor:
         with contextlib.suppress(Exception):
             self.status.close()
             self.status.join_thread()
-        self.ring.close()
-        self.ring.unlink()
-        self.raw_ring.close()
-        self.raw_ring.unlink()
+        for ring in (self.ring, self.raw_ring):
+            ring.close()
+            try:
+                ring.unlink()
+            except FileNotFoundError:  # removed from outside (an operator's cleanup)
+                _log.warning("shared-memory segment %s was already gone", ring.segment.name)
 
 
 def _engine_config(profile: Profile, weth: str, inventory_wei: int) -> EngineConfig:
@@ -413,6 +420,8 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
         while not stopping.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if options.until is not None and options.until():
+                break
             sup.poll()
             drain()
             if tick is not None:
@@ -434,6 +443,8 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
                 sup.poll()
                 drain()
                 time.sleep(0.02)
+        if options.before_stop is not None:
+            options.before_stop(world)
         end_balance = _weth_balance(world.rpc, world.weth, world.executor)
         final = {
             **final,

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bot import executor_cmd
 from bot.app import MODES, RunOptions, run_bot
+from bot.app_fork import ForkUrlError
 from bot.app_remote import profile_registry
 from bot.cli_archive import add_archive_parser
 from bot.cli_inspect import add_inspect_parser
@@ -476,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, console))
     except ConfigError as exc:
         print(f"arbloop: config error: {exc}", file=sys.stderr)
+        return 2
+    except ForkUrlError as exc:
+        print(f"arbloop: fork: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (`| head`) went away: not an error of ours
         with contextlib.suppress(OSError):
