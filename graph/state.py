@@ -21,6 +21,12 @@ the V3 initialized ticks in CSR form (`csr()`, repacked only for pools whose tic
   exactly becomes None (unknown) until the next snapshot, never a guess;
 - BLOCK_HEAD opens a block (its parent must be the head); REORG rolls back to the ancestor.
 
+With `v3_in_range_from_swap` (archives without snapshots), a V3 pool with no state becomes
+usable at its first Swap, in range only (`graph.state_v3.in_range_state`: exact inside the
+current tick-spacing interval, no liquidity outside); each later Swap re-centres it, a
+Mint/Burn that covers the current tick moves its liquidity, and Mint/Burn before its first
+Swap are skipped. Such pools are listed in `in_range_only`; a snapshot replaces them.
+
 Replays are idempotent: a record of the snapshot's block, or one whose (log_index, tx_hash)
 the journal already holds for its block (the last `journal_depth_blocks` blocks are kept), is
 skipped. A REORG is applied every time it arrives (two reorgs to one ancestor are
@@ -57,7 +63,7 @@ from graph.state_journal import (
     StateError,
     UnknownPool,
 )
-from graph.state_v3 import TickCsrCache
+from graph.state_v3 import TickCsrCache, in_range_after
 
 __all__ = [
     "KIND_CODE",
@@ -74,6 +80,7 @@ __all__ = [
 _ZERO_HASH = bytes(32)
 _INFORMATIONAL = frozenset((Kind.V2_SWAP, Kind.V2_MINT, Kind.V2_BURN))
 _SKIPPED = frozenset((Kind.EMPTY, Kind.PENDING_SWAP))
+_V3_EVENTS = frozenset((Kind.V3_SWAP, Kind.V3_MINT, Kind.V3_BURN))
 
 
 class SnapshotLike(Protocol):
@@ -116,8 +123,11 @@ class PoolTable(PoolColumns):
         *,
         journal_depth_blocks: int = DEFAULT_DEPTH_BLOCKS,
         capacity: int = 64,
+        v3_in_range_from_swap: bool = False,
     ) -> None:
         super().__init__(capacity)
+        self.v3_in_range_from_swap = v3_in_range_from_swap
+        self.in_range_only: set[int] = set()  # V3 pools known from Swaps only (no tick map)
         self._rows: list[PoolRow | None] = []
         self.journal = Journal(journal_depth_blocks)
         self._ticks = TickCsrCache()
@@ -198,6 +208,7 @@ class PoolTable(PoolColumns):
             )
             self._put(spec.pool_id, row)
             loaded.add(spec.pool_id)
+        self.in_range_only -= loaded
         self.journal.reset(snapshot.block_number, _hash_bytes(snapshot.block_hash))
         return loaded
 
@@ -313,6 +324,17 @@ class PoolTable(PoolColumns):
             self._change(pool_id, PoolRow(spec=row.spec, reserves=reserves))
             return True
         state = row.v3
+        if self.v3_in_range_from_swap and (
+            pool_id in self.in_range_only or (state is None and kind in _V3_EVENTS)
+        ):
+            spec = row.spec
+            words = (_word(limbs[0]), _word(limbs[2]), _word(limbs[3]))
+            moved = in_range_after(kind, state, spec.fee_pips, spec.tick_spacing, words, ticks)
+            if moved is None:
+                return False
+            self.in_range_only.add(pool_id)
+            self._change(pool_id, PoolRow(spec=spec, v3=moved))
+            return True
         fees = row.fee_growth
         tick = ticks[0]
         if kind == Kind.V3_INITIALIZE:
