@@ -110,7 +110,8 @@ def _load_pools(archive: Archive, profile: Profile) -> _Pools:
     if start is not None:
         registry.restore(read_snapshot_pools(start))
         snapshot = read_snapshot(start)
-        table = PoolTable(pools_of(registry.pools))
+        # pools the snapshot holds no state for (none, from a complete one) follow the logs
+        table = PoolTable(pools_of(registry.pools), v3_in_range_from_swap=True)
         table.load_snapshot(snapshot)
         return _Pools(registry, table, 0, f"snapshot {start.name}")
     found = registry_from_logs(profile.chain, archive.logs_table())
@@ -151,15 +152,16 @@ def _work_dir(path: Path | None) -> Iterator[Path]:
 
 def _through_ring(writer: RingWriter, reader: RingReader, batch: np.ndarray) -> np.ndarray:
     """Write a block's records to the ring and read them back as the engine does live."""
-    writer.publish(batch)
     parts = []
-    while reader.available():
-        view = reader.read_batch(_RING_CAPACITY)
-        if isinstance(view, Lapped):
-            raise RuntimeError(f"backtest ring lapped: {view.lost} records lost")
-        parts.append(view.copy())
-        if not reader.confirm():
-            raise RuntimeError("backtest ring overwritten while reading")
+    for start in range(0, len(batch), _RING_CAPACITY // 2):
+        writer.publish(batch[start : start + _RING_CAPACITY // 2])
+        while reader.available():
+            view = reader.read_batch(_RING_CAPACITY)
+            if isinstance(view, Lapped):
+                raise RuntimeError(f"backtest ring lapped: {view.lost} records lost")
+            parts.append(view.copy())
+            if not reader.confirm():
+                raise RuntimeError("backtest ring overwritten while reading")
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
@@ -201,6 +203,10 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     result.notes.append(f"pools from {pools.source}")
     usable: dict[int, int] = {}
     moves = _Moves()
+    for spec_ in pools.table.pools():
+        row = pools.table.row(spec_.pool_id)
+        if row is not None and (row.reserves is not None or row.v3 is not None):
+            usable[spec_.pool_id] = pools.table.head[0]  # the snapshot's block
     arbs = real_arbitrages(archive.path, first, last) if spec.inspect else []
     clock = [0.0]
     started = time.perf_counter()
@@ -212,7 +218,8 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
             clock=lambda: clock[0],
         )
         writer, reader = ring.writer(), ring.reader(start="head")
-        parent = bytes(32)
+        _, snapshot_hash = pools.table.head
+        parent = bytes(32) if snapshot_hash is None else snapshot_hash
         total = last - first + 1
         for block in iter_blocks(archive, pools.registry, first_block=first, last_block=last):
             records = block.records.copy()
@@ -249,6 +256,12 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         result.verdicts.update(risk.verdict_counts)
     result.elapsed_s = time.perf_counter() - started
     result.pools = _pools_usable(pools.registry.pools, usable, pools.table)
+    repeats = sum(o.verdict == REPEAT_OF_OWN_FILL for o in result.opportunities)
+    if repeats:
+        result.notes.append(
+            f"{repeats} actions not sent: their pools had not moved since our own fill, which "
+            "the archive does not hold (the same opportunity again)"
+        )
     if pools.table.in_range_only:
         result.notes.append(
             "V3 pools known from Swap events only are usable inside their current "

@@ -224,6 +224,9 @@ class BacktestResult:
             "pools_in_range_only": sum(p.in_range_only for p in self.pools),
             "dropped": dict(sorted(self.dropped.items())),
             "risk_verdicts": dict(sorted(self.verdicts.items())),
+            "sent_outcomes": dict(
+                sorted(Counter(o.verdict or "none" for o in self.opportunities if o.sent).items())
+            ),
             "notes": list(self.notes),
             "pools_usable_from": [p.to_json() for p in self.pools],
             "real_arbitrage_details": [r.to_json() for r in real],

@@ -23,8 +23,12 @@ from bot.backtest_report import REPORT_FILES, write_report
 from bot.cli_backtest import add_backtest_parser
 from chains.artifacts import repo_root
 from chains.config_profile import load_profile
+from chains.records import Kind, get_value
+from chains.registry_logs import registry_from_logs
+from chains.snapshot import PoolRef, PoolSnapshot
 from graph.actions import Candidate
-from sim.archive import ArchiveError
+from sim.archive import ArchiveError, iter_blocks, open_archive
+from sim.archive_snapshot import snapshot_name, write_snapshot
 from sim.inspect import inspect_path
 from tests.unit.sim.test_archive_fixtures import (
     FIRST,
@@ -262,3 +266,34 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["blocks"] == LAST - FIRST - 39
     assert "15500000000 wei" in summary["base_fee_source"]
+
+
+def test_a_snapshot_beside_the_archive_starts_the_pool_table(tmp_path: Path) -> None:
+    cut = FIRST + 24
+    archive = open_archive(MAINNET_LOGS.parent)
+    chain = load_profile(PROFILE).chain
+    registry = registry_from_logs(chain, archive.logs_table()).registry
+    reserves = {}
+    for block in iter_blocks(archive, registry, last_block=cut):
+        for record in block.records[block.records["kind"] == Kind.V2_SYNC]:
+            reserves[int(record["pool_id"])] = (get_value(record, 0), get_value(record, 1))
+    snapshot = PoolSnapshot(
+        block_number=cut,
+        block_hash="0x" + "5a" * 32,
+        pools=tuple(
+            PoolRef(p.pool_id, p.address, p.kind, p.fee_pips, p.tick_spacing)
+            for p in registry.pools
+        ),
+        reserves=reserves,
+        v3_states={},
+        eth_calls=0,
+        requests=0,
+    )
+    write_split(mainnet_table(), tmp_path, [(cut + 1, LAST)])
+    write_snapshot(tmp_path / snapshot_name("ethereum", cut), snapshot, 1, registry.pools)
+    found = run_backtest(_spec(tmp_path))
+    assert found.blocks == LAST - cut
+    assert any("snapshot ethereum__snapshot__" in note for note in found.notes)
+    usable = {p.pool_id: p.usable_from_block for p in found.pools}
+    assert {usable[pool_id] for pool_id in reserves} == {cut}
+    assert all(p.kind == "v3" for p in found.pools if p.in_range_only)
