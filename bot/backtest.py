@@ -49,6 +49,7 @@ from graph.state import PoolTable
 from sim.archive import Archive, ArchiveError, BlockHeader, head_record, iter_blocks, open_archive
 from sim.archive_snapshot import list_snapshots, read_snapshot, read_snapshot_pools
 from sim.fills import Fill, fill
+from sim.inspect import Arbitrage
 
 __all__ = [
     "REPEAT_OF_OWN_FILL",
@@ -207,7 +208,12 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         row = pools.table.row(spec_.pool_id)
         if row is not None and (row.reserves is not None or row.v3 is not None):
             usable[spec_.pool_id] = pools.table.head[0]  # the snapshot's block
-    arbs = real_arbitrages(archive.path, first, last) if spec.inspect else []
+    arbs: list[Arbitrage] = []
+    if spec.inspect:
+        try:
+            arbs = real_arbitrages(archive.path, first, last)
+        except ValueError as exc:  # an export the inspector does not read (CSV, ethereum-etl)
+            result.notes.append(f"no hit rate: the inspector could not read the archive: {exc}")
     clock = [0.0]
     started = time.perf_counter()
     with _work_dir(spec.work_dir) as work, Ring.create(_RING_CAPACITY, RECORD_DTYPE) as ring:
@@ -267,7 +273,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
             "V3 pools known from Swap events only are usable inside their current "
             "tick-spacing interval (no tick map without a snapshot)"
         )
-    if arbs or spec.inspect:
+    if arbs:
         result.real_arbitrages = score_real(
             arbs,
             result.candidates_by_block,
