@@ -6,16 +6,25 @@ build took. Each replay starts from the archive's first snapshot in a fresh `Poo
 
 - decode + state: `sim.archive.iter_blocks` (Parquet read, one column decode per chunk file,
   split by block) and `PoolTable.apply` of each block behind its head record, as the backtest
-  feeds the engine; events/s and blocks/s over the whole archive. Also the decode alone
-  (`decode_file` per chunk file, the Parquet read included).
+  feeds the engine; events/s over the whole archive. The same with one `PoolTable.apply` per
+  chunk file (`bench.backtest_feed`; same final state, checked), `PoolTable.apply` alone on
+  batches built beforehand, and the decode alone (`decode_file` per file, Parquet read
+  included): where the time goes.
 - decode + state + search: the same, and after each block what the engine does at a head:
   base token values, `CycleSearch.touched` over the cycles through the changed pools, and the
-  float screen (`CycleSearch.top`). The exact re-pricing of the screened cycles is not timed.
+  float screen (`CycleSearch.top`); blocks/s and the whole archive's wall time. The exact
+  re-pricing of the screened cycles is not in it.
 - baseline, in the same run, on the first blocks of the archive (2,000; 500 with
   ``--quick``) and extrapolated per block to the whole archive: the same logs as web3.py
   receives them, decoded with ``process_log``, dict state, and ``nx.find_negative_cycle``
   over -log rates after every block (`bench.backtest_baseline`). Ours is timed on the same
-  blocks for the ratios.
+  blocks for the ratios. The baseline takes V3 state from the Swap event as it is; ours
+  replays each swap exactly through the pool's ticks.
+- `bot.backtest.run_backtest` (ring, engine with exact re-pricing, risk gate, fills) once on
+  the same first blocks, extrapolated (`bench.backtest_e2e`), when the module is importable.
+
+Minimum, median and maximum are over 3 replays (2 with ``--quick``); the baseline runs 3
+times (once with ``--quick``).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import numpy as np
 
 from bench import harness
 from bench.backtest_baseline import BaselineReplay, web3_logs_by_block
+from bench.backtest_e2e import time_run_backtest
 from bench.backtest_feed import chunk_batches
 from bench.harness import Report, Sample, measure
 from chains.feeds import pool_index_of
@@ -352,6 +362,24 @@ def run(report: Report) -> None:
         _per_block(search_sample, n),
         baseline=base_search_name,
     )
+    timing = time_run_backtest(world.path, world.first_block, last_sub)
+    if timing is None:
+        print("bot.backtest.run_backtest is not importable: no run_backtest rows")
+    else:
+        assert timing.blocks == n_sub and timing.events == sub_events
+        report.add_value(
+            "run_backtest: per block (same blocks)",
+            timing.elapsed_s / n_sub,
+            "s",
+            f"once, first {n_sub:,} blocks: ring, engine with exact re-pricing, risk, fills; "
+            f"{timing.opportunities:,} opportunities priced",
+        )
+        report.add_value(
+            "run_backtest: whole archive, extrapolated",
+            timing.elapsed_s / n_sub * n,
+            "s",
+            f"per block over the first {n_sub:,} blocks x {n:,} blocks (not run in full)",
+        )
     base_full_s = float(np.median(base_search)) / n_sub * n
     report.add_value(
         "baseline: whole archive, extrapolated",

@@ -44,7 +44,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +53,12 @@ from chains import abi_routers as r
 from chains.artifacts import repo_root
 from chains.config import load_chain_config, resolve_with_manifest
 from chains.registry import Registry, registry_from_manifest
-from chains.rpc import HttpRpc
+from chains.rpc import HttpRpc, RpcResponseError
 from chains.snapshot import snapshot_pools
 from sim.anvil import AnvilConfig, AnvilProcess, anvil_binary
 from sim.archive_snapshot import snapshot_name, write_snapshot
 from sim.archive_write import network_name, record_archive
+from sim.txs import decode_revert
 from sim.world_cache import WorldCache, anvil_version, start_world_node, world_cache_key
 from sim.world_manifest import Manifest, read_manifest, write_manifest
 from sim.world_spec import load_world_spec
@@ -74,7 +75,7 @@ __all__ = [
 DEFAULT_SPEC = repo_root() / "configs" / "world" / "default.toml"
 LOCAL_CHAIN = repo_root() / "configs" / "chains" / "local.toml"
 MARKER = "world_archive.json"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _DEADLINE = 2**40
 _SWAP_GAS_UNITS = 600_000
 _BLOCK_INTERVAL_S = 12
@@ -113,6 +114,7 @@ class WorldArchive:
     last_block: int
     logs: int
     swaps: int
+    reverted: int
     build_s: float
     size_bytes: int
     key: str
@@ -172,6 +174,7 @@ class _Generator:
     price0: dict[str, float]
     swaps: int = 0
     expected_logs: int = 0
+    reverted: dict[str, int] = field(default_factory=dict)  # revert reason -> swaps
 
     def round(self, rpc: HttpRpc, blocks: int) -> None:
         """Mine `blocks` blocks of 1 to 3 swaps each, 12 s apart."""
@@ -181,8 +184,10 @@ class _Generator:
         me = self.manifest.deployer
         timestamp = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
         rpc.call("evm_setTime", hex(timestamp))  # a node loaded from a dump starts at wall time
+        sent: list[tuple[str, dict[str, Any], int]] = []  # (tx hash, params, pool logs)
         for _ in range(blocks):
             sends: list[tuple[str, list[Any]]] = []
+            expect: list[int] = []
             for _ in range(self.rng.choice(self.config.swaps_per_block)):
                 to, data, n_logs = self._swap(prices, balances)
                 params = {
@@ -197,13 +202,33 @@ class _Generator:
                 sends.append(("eth_sendTransaction", [params]))
                 self.nonce += 1
                 self.swaps += 1
-                self.expected_logs += n_logs
+                expect.append(n_logs)
             timestamp += _BLOCK_INTERVAL_S
-            rpc.batch(sends)
+            hashes = rpc.batch(sends)
+            sent += [(h, c[1][0], n) for h, c, n in zip(hashes, sends, expect, strict=True)]
             rpc.call("evm_mine", hex(timestamp))
         status = rpc.call("txpool_status")
         if any(int(str(v), 0) for v in status.values()):
             raise RuntimeError(f"anvil left {status} in the mempool after {blocks} blocks")
+        self._settle(rpc, sent)
+
+    def _settle(self, rpc: HttpRpc, sent: list[tuple[str, dict[str, Any], int]]) -> None:
+        """Count the pool logs of the swaps that succeeded; note why the others reverted."""
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h, _, _ in sent])
+        for (tx_hash, params, n_logs), receipt in zip(sent, receipts, strict=True):
+            if receipt is None:
+                raise RuntimeError(f"swap {tx_hash} was never mined")
+            if int(receipt["status"], 16) == 1:
+                self.expected_logs += n_logs
+                continue
+            call = {k: params[k] for k in ("from", "to", "data", "gas")}
+            try:
+                rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
+                reason = "(succeeds when replayed)"
+            except RpcResponseError as exc:
+                data = exc.data if isinstance(exc.data, str) else ""
+                reason = decode_revert(bytes.fromhex(data[2:])) if data[:2] == "0x" else exc.message
+            self.reverted[reason] = self.reverted.get(reason, 0) + 1
 
     def _swap(
         self, prices: dict[str, float], balances: dict[str, tuple[int, int]]
@@ -401,17 +426,21 @@ def world_archive(
             if logs != generator.expected_logs:
                 raise RuntimeError(
                     f"blocks {first}..{seg_end}: {logs} pool logs recorded, the swaps sent "
-                    f"emit {generator.expected_logs} (a swap reverted?)"
+                    f"emit {generator.expected_logs}"
                 )
             done = seg_end
             elapsed = time.perf_counter() - started
-            say(f"{done - first + 1:,}/{config.blocks:,} blocks, {logs:,} logs, {elapsed:.0f} s")
+            say(
+                f"{done - first + 1:,}/{config.blocks:,} blocks, {logs:,} logs, {elapsed:.0f} s"
+                + (f", reverted swaps: {generator.reverted}" if generator.reverted else "")
+            )
     build_s = time.perf_counter() - started
     marker = {
         "first_block": first,
         "last_block": last,
         "logs": logs,
         "swaps": generator.swaps,
+        "reverted": sum(generator.reverted.values()),
         "build_s": round(build_s, 1),
         "size_bytes": _folder_bytes(out),
         "key": key,
