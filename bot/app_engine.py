@@ -40,6 +40,7 @@ from bot.settlement import Settlement
 from bot.token_probe import deny_if_lossy, probe_token
 from bot.tx_sign import TxSigner
 from chains.gas_model import load_gas_model
+from chains.mempool_tx import EnvelopeError, fields_from_raw, recover_sender
 from chains.records import RECORD_DTYPE, Kind
 from chains.registry import PoolInfo
 from chains.rpc import HttpRpc
@@ -50,6 +51,7 @@ __all__ = ["EngineSpec", "engine_main"]
 
 _log = logging.getLogger(__name__)
 _BATCH = 4096
+_BOOKED_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,8 @@ class EngineLoop:
         self._backrun_intents: set[str] = set()
         self._last_lag_check = 0.0
         self._latency_ns: list[int] = []
+        # intent id -> (outcome, PnL, profit minus tip) as booked, until a reorg undoes it
+        self._booked: dict[str, tuple[str, int, int]] = {}
         self._probed: dict[str, bool] = {}  # token -> transfers deliver exactly
         self._base_tokens = {t.lower() for t in spec.config.base_tokens}
         # the head being handled and what happened while it was the head: its row in the
@@ -306,6 +310,8 @@ class EngineLoop:
             undone = settlement.on_reorg(
                 first_removed_block=ancestor + 1, chain_nonce=chain_nonce, head_block=ancestor
             )
+            for intent_id in undone:
+                self._unbook(intent_id)
             if undone:
                 _log.warning(
                     "reorg below block %d: %d settled bundles rolled back",
@@ -313,6 +319,25 @@ class EngineLoop:
                     len(undone),
                     extra={"block": ancestor},
                 )
+
+    def _unbook(self, intent_id: str) -> None:
+        """Take back what `_book` counted for an intent whose block a reorg removed."""
+        booked = self._booked.pop(intent_id, None)
+        if booked is None:
+            return
+        outcome, pnl, profit_minus_tip = booked
+        self.pnl_wei -= pnl
+        self._settled_now["reorged_out"] += 1
+        self._settled_pnl_now -= pnl
+        if outcome == "included":
+            self.counts["landed"] -= 1
+            self.landed_profit_minus_tips -= profit_minus_tip
+            if intent_id in self._backrun_intents:
+                self.counts["backruns_landed"] -= 1
+        else:
+            self.counts[outcome] -= 1
+        self.counts["reorged_out"] = self.counts.get("reorged_out", 0) + 1
+        self.metrics.set_realized_pnl(self.pnl_wei)
 
     def _book(self, settled: Any) -> None:
         intent = self.audit.intent(settled.intent_id)
@@ -329,16 +354,21 @@ class EngineLoop:
             settled.pnl_wei,
             extra={"intent": settled.intent_id},
         )
+        profit_minus_tip = 0
         if settled.outcome == "included":
             self.counts["landed"] += 1
             if intent is not None:
                 c = intent.candidate
-                self.landed_profit_minus_tips += c.profit - c.tip_wei
+                profit_minus_tip = c.profit - c.tip_wei
+                self.landed_profit_minus_tips += profit_minus_tip
             if settled.intent_id in self._backrun_intents:
                 self.counts["backruns_landed"] += 1
         else:
             self.counts[settled.outcome] = self.counts.get(settled.outcome, 0) + 1
         self.pnl_wei += settled.pnl_wei
+        self._booked[settled.intent_id] = (settled.outcome, settled.pnl_wei, profit_minus_tip)
+        while len(self._booked) > _BOOKED_KEPT:  # far deeper than any reorg followed
+            del self._booked[next(iter(self._booked))]
 
     def _check_lag(self, table_head: int) -> None:
         now = time.monotonic()
@@ -380,6 +410,15 @@ class EngineLoop:
                 return False
         return True
 
+    def _victim_is_next(self, raw: bytes) -> bool:
+        """Return whether the victim's nonce is its sender's next on chain."""
+        try:
+            nonce = fields_from_raw(raw).nonce
+            sender = recover_sender(raw)
+        except EnvelopeError:
+            return False
+        return nonce == int(self.rpc.call("eth_getTransactionCount", sender, "latest"), 16)
+
     async def _send(self, action: Action) -> None:
         if self.paused is not None:
             self._not_sent(action, "paused")
@@ -398,6 +437,11 @@ class EngineLoop:
             victim_raw = self.raw_ring.read(action.victim.raw_offset, action.victim.raw_len)
             if victim_raw is None:
                 self._not_sent(action, "victim_bytes_overwritten")
+                return
+            if not self._victim_is_next(victim_raw):
+                # an earlier transaction of its sender is still pending: the victim cannot
+                # open the block, and no builder would take the bundle
+                self._not_sent(action, "victim_not_next")
                 return
         executor = self.executors.get(action.lane) or self.executors["block"]
         result = await executor.submit(

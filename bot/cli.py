@@ -22,6 +22,7 @@ from bot.app import MODES, RunOptions, run_bot
 from bot.app_fork import ForkUrlError
 from bot.app_remote import profile_registry
 from bot.cli_archive import add_archive_parser
+from bot.cli_backtest import add_backtest_parser
 from bot.cli_inspect import add_inspect_parser
 from bot.demo import run_bot_demo
 from bot.keys import KeyLoadError
@@ -466,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_risk_parser(sub)
     add_inspect_parser(sub)
     add_archive_parser(sub)
+    add_backtest_parser(sub)
     return parser
 
 

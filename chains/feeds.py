@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -50,6 +51,8 @@ from chains.registry import Registry
 from chains.rpc import RpcError
 from chains.rpc_async import ChainIdMismatch, WsRpc
 from chains.rpc_retry import RECONNECT_POLICY, Backoff
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["Feed", "FeedConfig", "block_ref", "head_record", "pool_index_of"]
 
@@ -175,7 +178,8 @@ class Feed:
             self.counts["connects"] += 1
             try:
                 await self._session(ws, stop)
-            except (RpcError, OSError):
+            except (RpcError, OSError) as exc:
+                _log.warning("node connection lost (%s); reconnecting", type(exc).__name__)
                 self.counts["disconnects"] += 1
             finally:
                 self._ws = None
@@ -273,12 +277,16 @@ class Feed:
             fetched = await ws.batch([("eth_getBlockByNumber", (hex(n), False)) for n in numbers])
             headers = [*fetched, header]
             self.counts["gap_blocks"] += len(fetched)
+            _log.info(
+                "head %d: blocks %d..%d missed, fetched", ref.number, verdict.first, verdict.last
+            )
             if not self._links(headers):
                 headers = await self._branch_to_known(ws, header)
         elif isinstance(verdict, NeedAncestors):
             headers = await self._branch_to_known(ws, header)
         result = self.tracker.on_branch([block_ref(h) for h in headers])
         if isinstance(result, Reorg):
+            _log.warning("reorg of depth %d at head %d", result.depth, ref.number)
             self.counts["reorgs"] += 1
             self.counts["reorged_blocks"] += result.depth
             self.sink(_reorg_record(result, recv_ns))
