@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -66,8 +66,8 @@ REPEAT_OF_OWN_FILL = "repeat_of_own_fill"
 _STATE_KINDS = (Kind.V2_SYNC, Kind.V3_SWAP, Kind.V3_INITIALIZE, Kind.V3_MINT, Kind.V3_BURN)
 
 
-def engine_config(profile: Profile) -> EngineConfig:
-    """Return the engine's strategy settings for a backtest (flash-funded: no inventory)."""
+def engine_config(profile: Profile, inventory: Mapping[str, int] | None = None) -> EngineConfig:
+    """Return the engine's strategy settings for a backtest (no inventory: flash-funded)."""
     weth = profile.chain.wrapped_native
     if weth is None:
         raise ValueError(f"chain {profile.chain.name!r} names no wrapped native token")
@@ -82,6 +82,7 @@ def engine_config(profile: Profile) -> EngineConfig:
         priority_fee_wei=strategy.priority_fee_wei,
         eip1559=profile.chain.eip1559,
         max_amount_in={weth: profile.risk.max_input_wei},
+        inventory=dict(inventory or {}),
     )
 
 
@@ -179,7 +180,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     last = archive.last_block if spec.last_block is None else spec.last_block
     first, last = max(first, archive.first_block), min(last, archive.last_block)
     pools = _load_pools(archive, profile)
-    config = engine_config(profile)
+    config = engine_config(profile, spec.inventory)
     engine = Engine(
         table=pools.table,
         pools=pools.registry.pools,

@@ -8,7 +8,7 @@ for rates (events per second, hit rate) and timings.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,9 @@ class BacktestSpec:
     `base_fee_wei` prices gas where the archive has no block headers (mainnet logs only);
     with headers the target block's own base fee is used and this is ignored.
     `on_block(done, total)` is called after each block (a progress bar).
+    `inventory` (base token address -> raw units) is what the executor holds for a trade, as
+    live mode's engine is told: a candidate whose input it covers is priced unflashed (its
+    gas units differ); empty, every candidate is flash-funded.
     """
 
     archive: Path
@@ -44,6 +47,7 @@ class BacktestSpec:
     work_dir: Path | None = None  # the risk gate's state file; a temporary folder when None
     inspect: bool = True  # score against the real arbitrages of the archive (`sim.inspect`)
     on_block: Callable[[int, int], None] | None = None
+    inventory: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,7 +5,9 @@
 victim's raw-transaction location in the byte ring) plus a `BlockReport` per block closed:
 
 - pool events, heads and reorgs go to `graph.state.PoolTable.apply`; new pools
-  (PairCreated/PoolCreated) join the cycle set at once, new tokens too;
+  (PairCreated/PoolCreated) join the cycle set at once, new tokens too; a batch holding
+  several heads (a reader that fell behind) is taken head by head, each with its report, and
+  only the last head's actions are handed out (the earlier heads' target blocks are mined);
 - when the batch moved the head or changed pools, the cycles through every pool changed since
   the last search are screened (`graph.search`), the best re-priced exactly
   (`graph.reprice`) against the head's state, for the next block, at its exact EIP-1559 base
@@ -183,26 +185,19 @@ class Engine:
         state_records = records[~pending_mask] if pending_mask.any() else records
         actions: list[Action] = []
         reports: list[BlockReport] = []
-        new_head = False
-        if state_records.shape[0]:
-            start = time.perf_counter_ns()
-            self._grow_graph(state_records)
-            self._dirty |= self.table.apply(state_records)
-            applied_ns = time.perf_counter_ns() - start
-            heads = state_records[state_records["kind"] == Kind.BLOCK_HEAD]
-            if heads.shape[0]:
-                self.head = _head_of(heads[-1])
-                new_head = True
-            if (state_records["kind"] == Kind.REORG).any():
-                self._dirty.update(range(self.cycles.n_pools))
-                new_head = True
-            # search when the head moved or the batch changed pools (a block's logs may
-            # arrive over more than one batch: each part is searched as it lands)
-            if (new_head or self._dirty) and self.head is not None:
-                report = self._search_head(int(state_records["recv_ns"].max()))
-                report.stage_ns["state"] = applied_ns
-                actions += report.actions
-                reports.append(report)
+        parts = _per_head(state_records)
+        for i, part in enumerate(parts):
+            report = self._on_state(part)
+            if report is None:
+                continue
+            reports.append(report)
+            if i < len(parts) - 1:
+                # a later head of this batch is the chain's: this one's target block is mined
+                for action in report.actions:
+                    self.not_sent(action)
+                report.dropped["head_superseded"] += len(report.actions)
+                report.actions.clear()
+            actions += report.actions
         if pending_mask.any() and self.head is not None:
             report = self.reports[-1] if self.reports else None
             for record in records[pending_mask]:
@@ -210,6 +205,28 @@ class Engine:
                 if action is not None:
                     actions.append(action)
         return actions, reports
+
+    def _on_state(self, records: np.ndarray) -> BlockReport | None:
+        """Apply one head's state records; search when the head moved or pools changed."""
+        start = time.perf_counter_ns()
+        self._grow_graph(records)
+        self._dirty |= self.table.apply(records)
+        applied_ns = time.perf_counter_ns() - start
+        new_head = False
+        heads = records[records["kind"] == Kind.BLOCK_HEAD]
+        if heads.shape[0]:
+            self.head = _head_of(heads[-1])
+            new_head = True
+        if (records["kind"] == Kind.REORG).any():
+            self._dirty.update(range(self.cycles.n_pools))
+            new_head = True
+        # search when the head moved or the batch changed pools (a block's logs may
+        # arrive over more than one batch: each part is searched as it lands)
+        if not (new_head or self._dirty) or self.head is None:
+            return None
+        report = self._search_head(int(records["recv_ns"].max()))
+        report.stage_ns["state"] = applied_ns
+        return report
 
     def _grow_graph(self, records: np.ndarray) -> None:
         """Add pools created in this batch (and their tokens) to the cycle set."""
@@ -411,6 +428,25 @@ class Engine:
             self.totals["backruns"] += 1
             return report.actions[-1]
         return None
+
+
+def _per_head(records: np.ndarray) -> list[np.ndarray]:
+    """Split state records before each block head (a reorg record goes with the head after it).
+
+    A batch holding several heads (a reader that fell behind) is searched head by head, as
+    if each block had come alone: every head gets its report, and the candidates of a block
+    do not depend on how the ring happened to batch it (a backtest replays block by block).
+    """
+    if records.shape[0] == 0:
+        return []
+    kinds = records["kind"]
+    cuts = set()
+    for at in np.flatnonzero(kinds == Kind.BLOCK_HEAD).tolist():
+        if at > 0 and kinds[at - 1] == Kind.REORG:
+            at -= 1
+        if at > 0:
+            cuts.add(at)
+    return np.split(records, sorted(cuts)) if cuts else [records]
 
 
 def _head_of(record: np.void) -> Head:

@@ -6,7 +6,9 @@ For blocks ``start..end`` it writes, into one folder:
   for each chunk of ``chunk_blocks`` blocks (the last chunk may be shorter), binary columns,
   zstd, Parquet page checksums. Logs are those of the registry's pools and of its venues'
   factories (so PairCreated/PoolCreated are kept); a pool created inside the range is admitted
-  to the registry and its logs fetched from then on. Columns: see `sim.archive_convert`; logs
+  to the registry and its logs fetched from then on. With ``all_logs=True`` every log of the
+  range is kept (the tokens' ``Transfer`` logs too, which the inspector needs to prove a
+  swap's tokens from logs alone). Columns: see `sim.archive_convert`; logs
   also carry block_hash, chain_id and n_data_bytes, blocks chain_id.
 - ``{network}__snapshot__{start-1:08}.json``: every registry pool at block start - 1 (where a
   replay starts), and with ``checkpoint_every=N`` the same snapshot after blocks start-1+N,
@@ -140,9 +142,17 @@ class _Recorder:
     """One recording run's state: the node, the registry, the folder and the previous header."""
 
     def __init__(
-        self, rpc: HttpRpc, registry: Registry, out_dir: Path, network: str, chain_id: int
+        self,
+        rpc: HttpRpc,
+        registry: Registry,
+        out_dir: Path,
+        network: str,
+        chain_id: int,
+        *,
+        all_logs: bool = False,
     ) -> None:
         self.rpc = rpc
+        self.all_logs = all_logs
         self.registry = registry
         self.index = pool_index_of(registry)
         self.out_dir = out_dir
@@ -163,20 +173,21 @@ class _Recorder:
                 blocks.append(block)
         return blocks
 
-    def logs(self, first: int, last: int, addresses: list[str]) -> list[dict[str, Any]]:
-        """Return the logs of these addresses in first..last (ranges halved if the node refuses)."""
-        if not addresses:
+    def logs(self, first: int, last: int, addresses: list[str] | None) -> list[dict[str, Any]]:
+        """Return the logs of these addresses (None: every log) in first..last.
+
+        Ranges are halved while the node refuses them.
+        """
+        span = {"fromBlock": hex(first), "toBlock": hex(last)}
+        if addresses is None:
+            calls: list[tuple[str, list[Any]]] = [("eth_getLogs", [span])]
+        elif not addresses:
             return []
-        calls = [
-            (
-                "eth_getLogs",
-                [{"fromBlock": hex(first), "toBlock": hex(last), "address": chunk}],
-            )
-            for chunk in (
-                addresses[i : i + _ADDRESSES_PER_CALL]
+        else:
+            calls = [
+                ("eth_getLogs", [{**span, "address": addresses[i : i + _ADDRESSES_PER_CALL]}])
                 for i in range(0, len(addresses), _ADDRESSES_PER_CALL)
-            )
-        ]
+            ]
         try:
             replies = self.rpc.batch(calls)
         except RpcResponseError:
@@ -189,7 +200,8 @@ class _Recorder:
     def chunk_logs(self, first: int, last: int) -> pa.Table:
         """Fetch a chunk's logs; fetch again while it creates pools the registry admits."""
         while True:
-            table = _logs_table(self.logs(first, last, self.addresses()), self.chain_id)
+            addresses = None if self.all_logs else self.addresses()
+            table = _logs_table(self.logs(first, last, addresses), self.chain_id)
             known = len(self.registry)
             decode_file(table, self.index, self.registry)
             if len(self.registry) == known:
@@ -315,10 +327,12 @@ def record_archive(
     checkpoint_every: int | None = None,
     progress: Callable[[ArchiveProgress], object] | None = None,
     network: str | None = None,
+    all_logs: bool = False,
 ) -> RecordResult:
     """Record blocks start..end (inclusive) and the registry pools' logs into a cryo folder.
 
     The registry is extended with the pools created in the range. Resumes a previous run.
+    `all_logs` keeps every log of the range, not only the pools' and factories'.
     """
     if start < 1 or end < start:
         raise ValueError(f"need 1 <= start <= end, got {start}..{end}")
@@ -333,7 +347,7 @@ def record_archive(
             stale.unlink()
         chunks = _chunks(start, end, chunk_blocks)
         _check_folder(out, name, chunks)
-        recorder = _Recorder(rpc, registry, out, name, chain_id)
+        recorder = _Recorder(rpc, registry, out, name, chain_id, all_logs=all_logs)
         parent = rpc.call("eth_getBlockByNumber", hex(start - 1), False)
         if parent is None:
             raise ArchiveError(f"block {start - 1}: the node does not have it")

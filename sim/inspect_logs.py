@@ -210,7 +210,9 @@ def _swaps_of_transaction(ordered: list[LogRow]) -> list[tuple[_SwapEvent, Swap 
             block_number=row.block_number,
             transaction_hash=row.transaction_hash,
             transaction_index=row.transaction_index,
-            position=(row.log_index,),
+            # where the swap call began, as a trace address would say: its first transfer
+            # (a flash swap pays out, runs its callback's swaps, and logs its Swap last)
+            position=(min(out.log_index, into.log_index), row.log_index),
             pool=pool,
             from_address=into.from_address,
             to_address=event.recipient,

@@ -24,8 +24,8 @@ ETH_TOKEN = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 class Swap:
     """One pool swap: what went in (and from whom), what came out (and to whom).
 
-    `position` orders swaps inside their transaction: the trace address for traces, the
-    `(log_index,)` of the swap event for logs.
+    `position` orders swaps inside their transaction: the trace address for traces, for logs
+    `(first transfer's log index, swap event's log index)`, the order in which swap calls began.
     """
 
     block_number: int
