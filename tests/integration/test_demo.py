@@ -74,3 +74,37 @@ def test_cli_help_lists_the_commands() -> None:
     assert out.returncode == 0
     for command in ("world", "demo", "run", "risk", "executor", "check-config"):
         assert command in out.stdout
+
+
+def test_cli_world_down_stops_a_world_up(tmp_path: Path) -> None:
+    cache = tmp_path / "w"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "world", "up", "--cache", str(cache)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert up.stdout is not None
+        anvil_pid = None
+        for line in up.stdout:
+            if line.startswith("anvil pid"):
+                anvil_pid = int(line.split()[2].rstrip(";"))
+                break
+        assert anvil_pid is not None
+        down = _arbloop("world", "down", "--cache", str(cache))
+        assert down.returncode == 0, down.stderr
+        assert f"anvil pid {anvil_pid}" in down.stdout
+        assert up.wait(timeout=30) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        if up.stdout is not None:
+            up.stdout.close()
+    assert not Path(f"/proc/{anvil_pid}").exists() or "anvil" not in Path(
+        f"/proc/{anvil_pid}/cmdline"
+    ).read_text(errors="replace")
+    assert not (cache / "world-up.json").exists()
+    again = _arbloop("world", "down", "--cache", str(cache))
+    assert again.returncode == 0 and "no world is up" in again.stdout
