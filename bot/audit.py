@@ -197,19 +197,22 @@ class AuditLog:
     def record_verdict(self, block_number: int, candidate: Candidate, verdict: Verdict) -> None:
         """Append the gate's verdict on `candidate`, seen at `block_number`; durable on return."""
         with self._write():
-            self._conn.execute(
-                "INSERT INTO verdicts (block_number, candidate_id, candidate_json, approved, "
-                "reason, limit_detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    block_number,
-                    candidate.candidate_id,
-                    _candidate_json(candidate),
-                    int(verdict.approved),
-                    verdict.reason,
-                    verdict.limit,
-                    self._clock(),
-                ),
-            )
+            self._insert_verdict(block_number, candidate, verdict)
+
+    def _insert_verdict(self, block_number: int, candidate: Candidate, verdict: Verdict) -> None:
+        self._conn.execute(
+            "INSERT INTO verdicts (block_number, candidate_id, candidate_json, approved, "
+            "reason, limit_detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                block_number,
+                candidate.candidate_id,
+                _candidate_json(candidate),
+                int(verdict.approved),
+                verdict.reason,
+                verdict.limit,
+                self._clock(),
+            ),
+        )
 
     def record_intent(
         self,
@@ -222,8 +225,13 @@ class AuditLog:
         signer: str,
         bundle_uuid: str | None,
         limits: RiskLimits,
+        verdict: Verdict | None = None,
     ) -> Intent:
-        """Append an intent in state `intent`; return only once it is on disk. Send after."""
+        """Append an intent in state `intent`; return only once it is on disk. Send after.
+
+        `verdict`, when given, is the gate's approval of this candidate, written in the same
+        transaction (one commit, one sync to disk, for both).
+        """
         if not raw_txs or len(raw_txs) != len(tx_hashes):
             raise ValueError("an intent needs its raw transactions and one hash for each")
         hashes = tuple(h.lower() for h in tx_hashes)
@@ -247,6 +255,8 @@ class AuditLog:
             created_at=self._clock(),
         )
         with self._write():
+            if verdict is not None:
+                self._insert_verdict(candidate.block_number, candidate, verdict)
             self._conn.execute(
                 "INSERT INTO intents (intent_id, candidate_id, candidate_json, block_number, "
                 "block_hash, target_block, raw_txs, tx_hashes, nonce, signer, bundle_uuid, "
@@ -362,7 +372,6 @@ class AuditLog:
             }
             for number, block_hash, cands, sent, not_sent, dropped, settled, pnl in rows
         ]
-
 
     def last_state(self, intent_id: str) -> str | None:
         """Return the intent's latest state, or None for an unknown intent."""

@@ -2,13 +2,15 @@
 
 Order of operations for one candidate (nothing leaves the process before step 4):
 
-1. the risk gate admits it (`RiskGate.admit`: every limit, before signing);
+1. the risk gate admits it (`RiskGate.admit`: every limit, before signing); a refusal is
+   written to the audit log at once, an approval with the intent in step 4;
 2. its nonce is bound to it (`NonceManager.assign`, valid for the target block and the next);
 3. calldata through the one encoder (`bot.executor_plan.plan_of` -> `chains.arb_executor`),
    an EIP-1559 transaction with the predicted fees and a gas limit above the predicted units,
    signed with libsecp256k1 (`bot.tx_sign`);
 4. the intent (candidate, exact amounts, raw signed bytes and hashes, nonce, bundle uuid,
-   limits in force) is written to the audit log and synced to disk;
+   limits in force) and the gate's approval are written to the audit log in one transaction
+   and synced to disk;
 5. the exact bundle ([victim, ours] for a backrun) is simulated against the state it targets
    (eth_callBundle at the builders); a failed simulation cancels the intent and frees the nonce;
 6. the bundle goes to every builder for the target block and the next; the replies are logged
@@ -231,20 +233,24 @@ class Executor:
         intent_id = f"{candidate.candidate_id}-{uuid.uuid4().hex[:8]}"
         clock = time.perf_counter_ns()
         verdict = self._risk.admit(candidate, intent_id, input_value_wei=input_value_wei)
-        self._audit.record_verdict(candidate.block_number, candidate, verdict)
-        clock = self._stage("risk", clock)
         if not verdict.approved:
+            self._audit.record_verdict(candidate.block_number, candidate, verdict)
+            self._stage("risk", clock)
             return SendResult(intent_id, "refused", verdict)
+        # an approval is written with the intent, in one transaction (one sync to disk)
+        clock = self._stage("risk", clock)
         target = candidate.target_block
         try:
             nonce = self._nonces.assign(intent_id, valid_through_block=target + 1)
         except NonceError:
             # priced for a block the chain has already passed: nothing was signed
+            self._audit.record_verdict(candidate.block_number, candidate, verdict)
             self._cancel(intent_id, target)
             return SendResult(intent_id, "stale", verdict)
         try:
             _, signed = self.build(candidate, nonce=nonce, fees=fees, parent_hash=parent_hash)
         except Exception:
+            self._audit.record_verdict(candidate.block_number, candidate, verdict)
             self._nonces.release_unsent(intent_id)
             self._risk.settle(
                 intent_id, outcome="cancelled", loss_wei=0, pnl_wei=0, at_block=target
@@ -264,6 +270,7 @@ class Executor:
             signer=self._signer.address,
             bundle_uuid=bundle_uuid,
             limits=self._risk.limits,
+            verdict=verdict,
         )
         clock = self._stage("audit", clock)
         simulation = await self._simulator.simulate(bundle, target)
