@@ -261,3 +261,25 @@ def test_a_backrun_never_shares_a_pool_with_the_blocks_own_action() -> None:
     backruns, _ = engine.on_records(pending)
     assert backruns == []
     assert engine.reports[-1].dropped["pool_in_use"] >= 1
+
+
+def test_a_batch_of_several_heads_is_searched_head_by_head() -> None:
+    """A reader that fell behind sees blocks 101..103 in one batch: each head gets its own
+    report and candidates, exactly as if each block had come alone; only the last head's
+    actions are handed out (the earlier targets are mined already)."""
+    blocks = [
+        np.concatenate([_head(101, 100), _sync(101, 0, 0, 1000 * E18, 1100 * E18)]),
+        np.concatenate([_head(102, 101), _sync(102, 0, 0, 1000 * E18, 1000 * E18)]),
+        np.concatenate([_head(103, 102), _sync(103, 0, 3, 1000 * E18, 1150 * E18)]),
+    ]
+    alone = _engine()
+    one_by_one = [alone.on_records(block) for block in blocks]
+    together = _engine()
+    actions, reports = together.on_records(np.concatenate(blocks))
+    assert [r.number for r in reports] == [101, 102, 103]
+    for (_, single), report in zip(one_by_one, reports, strict=True):
+        assert single[0].candidates == report.candidates
+    assert reports[0].candidates and reports[2].candidates
+    assert reports[0].dropped["head_superseded"] == 1 and reports[0].actions == []
+    assert [a.candidate for a in actions] == [a.candidate for a in one_by_one[2][0]]
+    assert all(a.candidate.target_block == 104 for a in actions)
