@@ -1,10 +1,10 @@
 """A long archive of the local world, built once and cached: `world_archive`.
 
 The world (`sim.world_cache`) runs on anvil; its deployer trades through the real routers
-(Router02 of both V2 venues, single and two-hop; SwapRouter exactInputSingle and two-hop
-exactInput), so every log is emitted by the real pool contracts. Each block gets 1 to 3
+(Router02 of both V2 venues, single and two-hop; SwapRouter exactInputSingle), so every log
+is emitted by the real pool contracts. Each block gets 1 to 3
 swaps (sent in one JSON-RPC batch, then ``evm_mine`` with a timestamp 12 s after the last),
-and every round of 1,000 blocks checks that the mempool is empty.
+and every round of 200 blocks checks that the mempool is empty.
 
 Anvil's per-block cost bounds the build: it recomputes the state root over all storage at
 every block. From Cancun/Prague on, the system contracts (EIP-4788 beacon roots, EIP-2935
@@ -14,9 +14,12 @@ runs under the Shanghai rules (``hardfork``), where a block costs the same at an
 (about 4 ms of anvil time for the world's state, plus the swaps). The pools' contracts
 behave the same under either.
 
-Prices stay near where they started: before each round the pools are read, and the chance of
-selling token0 grows with how far the pool's price has risen since the start. Amounts are
-0.02% to 0.3% of the input token's pool balance.
+Prices stay near where they started: before each round the pools are read, and a pool whose
+price has moved more than 1% from its start is traded back towards it 4 times in 5. A V3
+swap carries a price limit 5% from the pool's start, so no price leaves the range the
+world's liquidity covers (past it a swap walks empty ticks until it runs out of gas).
+Amounts are 0.02% to 0.3% of the input token's pool balance. Every receipt is read: a
+reverted swap is counted (with the reason a replay at the head gives) and emits nothing.
 
 The archive is recorded with `sim.archive_write.record_archive` in segments (default 10,000
 blocks, 1,000-block chunks) while the node runs; a snapshot of every pool is taken before
@@ -75,12 +78,16 @@ __all__ = [
 DEFAULT_SPEC = repo_root() / "configs" / "world" / "default.toml"
 LOCAL_CHAIN = repo_root() / "configs" / "chains" / "local.toml"
 MARKER = "world_archive.json"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 _DEADLINE = 2**40
 _SWAP_GAS_UNITS = 600_000
 _BLOCK_INTERVAL_S = 12
 # (weight, kind): kinds are (venue kind, hops)
-_KINDS = ((4.0, ("v2", 1)), (4.0, ("v3", 1)), (1.0, ("v2", 2)), (1.0, ("v3", 2)))
+_KINDS = ((4.0, ("v2", 1)), (4.0, ("v3", 1)), (2.0, ("v2", 2)))
+# a V3 swap stops where the pool's price is this far (relative) from where it started: the
+# price never leaves the range the world's liquidity covers
+_V3_BAND = 0.05
+_STEER_DRIFT = 0.01  # beyond this drift (log price) swaps go back towards the start 4 times in 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +98,7 @@ class WorldArchiveConfig:
     seed: int = 1
     swaps_per_block: tuple[int, ...] = (1, 1, 2, 2, 3)
     hardfork: str = "shanghai"
-    round_blocks: int = 1_000
+    round_blocks: int = 200
     segment_blocks: int = 10_000
     chunk_blocks: int = 1_000
     amount_fraction: tuple[float, float] = (0.0002, 0.003)
@@ -221,10 +228,12 @@ class _Generator:
             if int(receipt["status"], 16) == 1:
                 self.expected_logs += n_logs
                 continue
+            # the node keeps no past states (--prune-history): the swap is replayed on the
+            # head's state, which tells why such swaps revert but not always why this one did
             call = {k: params[k] for k in ("from", "to", "data", "gas")}
             try:
-                rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
-                reason = "(succeeds when replayed)"
+                rpc.call("eth_call", call, "latest")
+                reason = "(succeeds when replayed at the head)"
             except RpcResponseError as exc:
                 data = exc.data if isinstance(exc.data, str) else ""
                 reason = decode_revert(bytes.fromhex(data[2:])) if data[:2] == "0x" else exc.message
@@ -237,39 +246,38 @@ class _Generator:
         kind, hops = self.rng.choices([k for _, k in _KINDS], [w for w, _ in _KINDS])[0]
         pools = [p for p in self.manifest.pools if p.kind == kind]
         first = self.rng.choice(pools)
-        drift = math.log(prices[first.address] / self.price0[first.address])
-        zero_for_one = self.rng.random() < min(max(0.5 + 2.0 * drift, 0.15), 0.85)
+        price0 = self.price0[first.address]
+        drift = math.log(prices[first.address] / price0)
+        if abs(drift) > _STEER_DRIFT:
+            zero_for_one = (drift > 0) == (self.rng.random() < 0.8)
+        else:
+            zero_for_one = self.rng.random() < 0.5
         a, b = (first.token0, first.token1) if zero_for_one else (first.token1, first.token0)
         balance_in = balances[first.address][0 if zero_for_one else 1]
         amount_in = max(1, int(balance_in * self.rng.uniform(*self.config.amount_fraction)))
-        path, chain = [a, b], [first]
+        me = self.manifest.deployer
+        if kind == "v3":
+            limit = price0 * (1.0 - _V3_BAND if zero_for_one else 1.0 + _V3_BAND)
+            sqrt_limit_x96 = int(math.sqrt(limit) * 2**96)
+            params = (a, b, first.fee_pips, me, _DEADLINE, amount_in, 0, sqrt_limit_x96)
+            return self.manifest.contracts["swap_router"], r.SR_EXACT_INPUT_SINGLE.encode(params), 1
+        path, n_pools = [a, b], 1
         if hops == 2:
             seconds = [
                 p
                 for p in pools
                 if p is not first
                 and b in (p.token0, p.token1)
-                and (p.venue == first.venue or kind == "v3")
+                and p.venue == first.venue
                 and (p.token1 if p.token0 == b else p.token0) != a
             ]
             if seconds:
                 second = self.rng.choice(seconds)
                 path.append(second.token1 if second.token0 == b else second.token0)
-                chain.append(second)
-        me = self.manifest.deployer
-        logs_per_hop = 2 if kind == "v2" else 1
-        if kind == "v2":
-            router = self.manifest.contracts[f"{first.venue}_router02"]
-            data = r.R02_SWAP_EXACT_TOKENS_FOR_TOKENS.encode(amount_in, 0, path, me, _DEADLINE)
-        elif len(chain) == 1:
-            router = self.manifest.contracts["swap_router"]
-            params = (a, b, first.fee_pips, me, _DEADLINE, amount_in, 0, 0)
-            data = r.SR_EXACT_INPUT_SINGLE.encode(params)
-        else:
-            router = self.manifest.contracts["swap_router"]
-            encoded = r.encode_v3_path(path, [p.fee_pips for p in chain])
-            data = r.SR_EXACT_INPUT.encode((encoded, me, _DEADLINE, amount_in, 0))
-        return router, data, logs_per_hop * len(chain)
+                n_pools = 2
+        router = self.manifest.contracts[f"{first.venue}_router02"]
+        data = r.R02_SWAP_EXACT_TOKENS_FOR_TOKENS.encode(amount_in, 0, path, me, _DEADLINE)
+        return router, data, 2 * n_pools
 
 
 def _read_pools(
