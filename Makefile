@@ -39,6 +39,7 @@ test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-all: setup
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HYPOTHESIS_PROFILE=explore $(PY) -m pytest $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 
     arbloop backtest --archive PATH [--profile P] [--out DIR] [--base-fee-gwei G]
                      [--from A --to B] [--gas-model FILE]
+                     [--sweep KEY=V1,V2,... ...] [--shards N] [--workers N] [--ray-address ADDR]
 
 The profile defaults to configs/mainnet-backtest.toml for an ``ethereum`` archive, else to
 configs/local.toml. Gas is priced at the archive's block base fees; an archive without block
@@ -9,14 +10,24 @@ headers needs --base-fee-gwei. The gas model defaults to configs/gas/<chain>.tom
 local world's calibrated model (the same executor contract). A corrupt or truncated archive,
 a gap in its blocks or another chain's logs stop the replay with exit code 2 and a message
 naming the file and block.
+
+--sweep runs one backtest per combination of the swept values (KEY one of min_profit_wei,
+tip_share_bps, base_tokens, max_hops; a base token set joins tokens with +, e.g.
+base_tokens=WETH,WETH+0x...), prints one row per combination and writes sweep.json into the
+report folder. --shards N splits the range at the archive's checkpoint snapshots into up to N
+shards run side by side. Runs go to worker processes (--workers, default: one per CPU), or
+to a Ray cluster with --ray-address ADDR ("local" starts one on this machine; needs the
+`ray` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -31,8 +42,9 @@ from rich.table import Table
 from bot.backtest import BacktestSpec, run_backtest
 from bot.backtest_model import BacktestResult
 from bot.backtest_report import write_report
+from bot.backtest_sweep import parse_sweep, run_sharded, sweep
 from chains.config import configs_dir
-from chains.config_profile import load_profile
+from chains.config_profile import Profile, load_profile
 from chains.toml_reader import ConfigError
 from sim.archive import ArchiveError, open_archive
 
@@ -42,6 +54,7 @@ __all__ = [
     "default_gas_model",
     "default_profile",
     "print_summary",
+    "print_sweep",
 ]
 
 _GWEI = 10**9
@@ -68,6 +81,25 @@ def add_backtest_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--from", dest="start", type=int, default=None, help="first block")
     p.add_argument("--to", dest="end", type=int, default=None, help="last block (inclusive)")
     p.add_argument("--gas-model", type=Path, default=None, help="gas model TOML")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="sweep a strategy setting (repeatable; the runs are the combinations)",
+    )
+    p.add_argument(
+        "--shards", type=int, default=1, help="split the range at checkpoints (default 1)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: CPU count)"
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help='run the tasks on a Ray cluster ("local": start one here)',
+    )
     p.set_defaults(func=cmd_backtest)
 
 
@@ -128,9 +160,57 @@ def print_summary(result: BacktestResult, console: Console, out_dir: Path | None
         console.print(f"report: {out_dir / 'index.html'}")
 
 
+def _params_text(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        shown = "+".join(value) if isinstance(value, tuple) else str(value)
+        parts.append(f"{key}={shown}")
+    return " ".join(parts) or "(profile)"
+
+
+def print_sweep(rows: list[tuple[dict[str, Any], dict[str, Any]]], console: Console) -> None:
+    """Print one row per parameter set: opportunities, net PnL and hit rate."""
+    table = Table(title="backtest sweep")
+    for name in ("parameters", "opportunities", "filled", "PnL net (ETH)", "hit rate"):
+        table.add_column(name, justify="left" if name == "parameters" else "right", no_wrap=True)
+    for params, s in rows:
+        hit = "n/a" if s["hit_rate"] is None else f"{s['hit_rate']:.1%}"
+        table.add_row(
+            _params_text(params),
+            str(s["opportunities"]),
+            str(s["filled"]),
+            f"{Decimal(s['pnl_wei']) / Decimal(10**18):.6f}",
+            hit,
+        )
+    console.print(table)
+
+
+def _sweep_json(
+    rows: list[tuple[dict[str, Any], dict[str, Any]]], args: argparse.Namespace
+) -> dict[str, Any]:
+    def plain(params: dict[str, Any]) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+    return {
+        "archive": str(args.archive),
+        "sweep": list(args.sweep),
+        "shards": args.shards,
+        "runs": [{"params": plain(p), "summary": s} for p, s in rows],
+    }
+
+
+def _check_parallel(args: argparse.Namespace) -> None:
+    if args.shards < 1:
+        raise ValueError(f"--shards {args.shards}: need at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: need at least 1")
+
+
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     """Run `arbloop backtest`; return the exit code (0 done, 2 bad archive or arguments)."""
     try:
+        _check_parallel(args)
+        grid = parse_sweep(args.sweep)
         base_fee_wei = _base_fee_wei(args.base_fee_gwei)
         profile_path = args.profile or default_profile(args.archive)
         profile = load_profile(profile_path)
@@ -141,6 +221,8 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     if args.start is not None and args.end is not None and args.end < args.start:
         print(f"arbloop: need --from <= --to, got {args.start}..{args.end}", file=sys.stderr)
         return 2
+    if args.sweep or args.shards > 1 or args.ray_address is not None:
+        return _cmd_parallel(args, console, grid, profile, gas_model, base_fee_wei)
     with Progress(
         TextColumn("[bold]backtest[/bold]"),
         BarColumn(),
@@ -174,4 +256,67 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     )
     write_report(result, out_dir)
     print_summary(result, console, out_dir)
+    return 0
+
+
+def _cmd_parallel(
+    args: argparse.Namespace,
+    console: Console,
+    grid: dict[str, list[Any]],
+    profile: Profile,
+    gas_model: Path,
+    base_fee_wei: int | None,
+) -> int:
+    """Run a sweep, or one backtest in shards, in worker processes or on Ray."""
+    spec = BacktestSpec(
+        archive=args.archive,
+        profile=profile,
+        gas_model_path=gas_model,
+        base_fee_wei=base_fee_wei,
+        first_block=args.start,
+        last_block=args.end,
+    )
+    try:
+        if args.sweep:
+            with Progress(
+                TextColumn("[bold]sweep[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("sweep", total=None)
+
+                def on_done(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                rows = sweep(
+                    spec,
+                    grid,
+                    n_shards=args.shards,
+                    workers=args.workers,
+                    ray_address=args.ray_address,
+                    on_done=on_done,
+                )
+        else:
+            result = run_sharded(
+                spec, args.shards, workers=args.workers, ray_address=args.ray_address
+            )
+    except (ArchiveError, RuntimeError, ValueError) as exc:
+        print(f"arbloop: backtest stopped: {exc}", file=sys.stderr)
+        return 2
+    if not args.sweep:
+        out_dir = args.out or profile.paths.data_dir / (
+            f"backtest-{result.first_block}-{result.last_block}"
+        )
+        write_report(result, out_dir)
+        print_summary(result, console, out_dir)
+        return 0
+    first, last = rows[0][1]["first_block"], rows[0][1]["last_block"]
+    out_dir = args.out or profile.paths.data_dir / f"backtest-sweep-{first}-{last}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "sweep.json").write_text(json.dumps(_sweep_json(rows, args), indent=1) + "\n")
+    print_sweep(rows, console)
+    console.print(f"sweep: {out_dir / 'sweep.json'}")
     return 0
