@@ -282,6 +282,11 @@ def compact_summary(result: BacktestResult) -> dict[str, Any]:
 def run_task(task: SweepTask) -> Any:
     """Run one task: the compact summary, or for a shard its (trimmed) result to merge."""
     spec = with_params(task.spec, dict(task.params))
+    if spec.work_dir is not None:
+        # the risk gate keeps its state in the work folder: one folder per task, never shared
+        span = None if task.shard is None else (task.shard.first_block, task.shard.last_block)
+        tag = hashlib.sha256(repr((task.params, span)).encode()).hexdigest()[:16]
+        spec = replace(spec, work_dir=spec.work_dir / f"task-{tag}")
     if task.shard is not None:
         return run_shard(spec, task.shard)
     return compact_summary(run_backtest(spec))

@@ -11,15 +11,20 @@ but a candidate both runs filled fills the same.
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from bot.backtest import BacktestSpec, run_backtest
 from bot.backtest_model import BacktestResult, Opportunity
 from bot.backtest_sweep import merge_shards, run_shard, run_sharded, shards
+from bot.cli_backtest import add_backtest_parser
 from chains.artifacts import repo_root
 from chains.config import load_chain_config, resolve_with_manifest
 from chains.registry import registry_from_manifest
@@ -158,3 +163,24 @@ def test_sharded_run_equals_unsharded(
         for row in _rows(sharded.opportunities):
             if row[3] is not None and row[0] in fills:
                 assert row[3] == fills[row[0]]
+
+
+def test_cli_shards_write_the_merged_report(
+    world_archive: Path, tmp_path: Path, world: WorldNode
+) -> None:
+    profile = fork_profile(tmp_path, world.cache)
+    parser = argparse.ArgumentParser()
+    add_backtest_parser(parser.add_subparsers())
+    out = tmp_path / "report"
+    args = parser.parse_args(
+        [
+            "backtest", "--archive", str(world_archive), "--profile", str(profile.path),
+            "--gas-model", str(GAS_MODEL), "--out", str(out), "--shards", "2", "--workers", "1",
+        ]
+    )  # fmt: skip
+    console = Console(file=io.StringIO(), width=200)
+    assert args.func(args, console) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["blocks"] == BLOCKS
+    assert any(n.startswith("2 shards from checkpoint snapshots") for n in summary["notes"])
+    assert "2 shards from checkpoint snapshots" in console.file.getvalue()
