@@ -104,10 +104,11 @@ def _synthetic_hash(number: int) -> bytes:
     return hashlib.sha256(b"arbloop-backtest-block:%d" % number).digest()
 
 
-def _load_pools(archive: Archive, profile: Profile) -> _Pools:
-    """Start from the snapshot at the block before the range, else from the logs alone."""
+def _load_pools(archive: Archive, profile: Profile, checkpoint: Path | None = None) -> _Pools:
+    """Start from the checkpoint given, else the snapshot at the block before the archive's
+    range, else from the logs alone."""
     snapshots = list_snapshots(archive.path) if archive.path.is_dir() else {}
-    start = snapshots.get(archive.first_block - 1)
+    start = checkpoint if checkpoint is not None else snapshots.get(archive.first_block - 1)
     registry = Registry(profile.chain)
     if start is not None:
         registry.restore(read_snapshot_pools(start))
@@ -179,7 +180,12 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     first = archive.first_block if spec.first_block is None else spec.first_block
     last = archive.last_block if spec.last_block is None else spec.last_block
     first, last = max(first, archive.first_block), min(last, archive.last_block)
-    pools = _load_pools(archive, profile)
+    pools = _load_pools(archive, profile, spec.start_checkpoint)
+    if spec.start_checkpoint is not None and pools.table.head[0] != first - 1:
+        raise ArchiveError(
+            f"{spec.start_checkpoint.name}: the checkpoint is at block {pools.table.head[0]}, "
+            f"the replay starts at block {first}: it must be block {first - 1}"
+        )
     config = engine_config(profile, spec.inventory)
     engine = Engine(
         table=pools.table,
@@ -187,7 +193,10 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         gas_model=load_gas_model(spec.gas_model_path),
         config=config,
     )
-    engine.mark_all_changed()
+    if spec.start_checkpoint is None:
+        engine.mark_all_changed()
+    # else the checkpoint is mid-run state: every cycle was searched when it last changed,
+    # so the first block searches what its records touch, as the uninterrupted replay does
     result = BacktestResult(
         archive=str(spec.archive),
         chain=profile.chain.name,

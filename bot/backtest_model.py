@@ -48,6 +48,8 @@ class BacktestSpec:
     inspect: bool = True  # score against the real arbitrages of the archive (`sim.inspect`)
     on_block: Callable[[int, int], None] | None = None
     inventory: Mapping[str, int] = field(default_factory=dict)
+    # a checkpoint snapshot at first_block - 1 to start from as a replay in progress (a shard)
+    start_checkpoint: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,19 +11,16 @@ same path). Every task is a picklable (spec, params, shard); a run does not depe
 it runs, so the results equal a serial run's.
 
 `shards(archive, n)` splits a range at the archive's checkpoint snapshots
-(`sim.archive_snapshot`). A shard after the first starts from the checkpoint after the block
-before its first block: `run_shard` gives `run_backtest` a view of the archive (the files
-from that checkpoint's block on, that block's logs left out, the checkpoint as the view's
-starting snapshot), so the engine loads the checkpoint's state, searches every cycle once at
-the checkpoint's block (a warm-up at a prohibitive base fee: it prices no candidate and
-fills none) and from the shard's first
-block on searches only the cycles its records touched, as the unsharded run does.
-`merge_shards` joins the shards' results: the per-block candidates, what the engine sent and
-what it saw of the real arbitrages equal the unsharded run's. A shard does not know the risk
-gate's state (loss windows, failure streaks) nor which pools our own fills traded before it
-(`bot.backtest` refuses an action on a pool we filled that nothing moved since), so a verdict,
-a fill and the PnL may differ from the unsharded run's after a shard's first block; a
-candidate both runs fill fills the same. The engine's drop counts include each warm-up.
+(`sim.archive_snapshot`). A shard after the first starts from the checkpoint at the block
+before its first block as a replay in progress (`BacktestSpec.start_checkpoint`): the engine
+loads the checkpoint's state and, from the shard's first block on, searches the cycles each
+block's records touch, as the unsharded run does at that block. `merge_shards` joins the
+shards' results: the per-block candidates, what the engine sent and what it saw of the real
+arbitrages equal the unsharded run's. A shard does not know the risk gate's state (loss
+windows, failure streaks) nor which pools our own fills traded before it (`bot.backtest`
+refuses an action on a pool we filled that nothing moved since), so a verdict, a fill and
+the PnL may differ from the unsharded run's after a shard's first block; a candidate both
+runs fill fills the same.
 """
 
 from __future__ import annotations
@@ -32,8 +29,6 @@ import hashlib
 import itertools
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,16 +37,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from bot.backtest import REPEAT_OF_OWN_FILL, run_backtest
+from bot.backtest import run_backtest
 from bot.backtest_model import BacktestResult, BacktestSpec, Opportunity, RealArbitrageSeen
 from graph.actions import Candidate
 from sim.archive import open_archive
-from sim.archive_files import ArchiveFile, archive_name
-from sim.archive_snapshot import list_snapshots, snapshot_name
+from sim.archive_snapshot import list_snapshots
 
 __all__ = [
     "SWEEP_KEYS",
@@ -73,9 +63,6 @@ __all__ = [
 
 SWEEP_KEYS = ("min_profit_wei", "tip_share_bps", "base_tokens", "max_hops")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-# the warm-up block's base fee: 1 ETH per gas unit, so no cycle pays its gas there and the
-# warm-up neither prices a candidate nor fills one (a fill would mark its pools as traded)
-_WARM_UP_BASE_FEE_WEI = 10**18
 _RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _LARGE_KEYS = ("pools_usable_from", "real_arbitrage_details")
 T = TypeVar("T")
@@ -351,80 +338,16 @@ def shards(archive: Path, n: int, spec: BacktestSpec | None = None) -> list[Shar
     ]
 
 
-def _view_file(file: ArchiveFile, start: int, view: Path) -> None:
-    """Put a file in the view: linked whole, or cut to begin at the warm-up block `start`.
-
-    The warm-up block keeps its header (at a prohibitive base fee) but none of its logs.
-    """
-    assert file.first_block is not None and file.last_block is not None and file.network
-    if file.first_block > start:
-        (view / file.name).symlink_to(file.path.resolve())
-        return
-    table = pq.read_table(file.path)
-    numbers = table.column("block_number")
-    if file.datatype == "logs":
-        table = table.filter(pc.greater(numbers, start))
-    else:
-        table = table.filter(pc.greater_equal(numbers, start))
-        at = table.schema.get_field_index("base_fee_per_gas")
-        fees = table.column(at).to_pylist()
-        fees[0] = _WARM_UP_BASE_FEE_WEI
-        table = table.set_column(at, table.field(at), pa.array(fees, table.field(at).type))
-    pq.write_table(table, view / archive_name(file.network, file.datatype, start, file.last_block))
-
-
-def _archive_view(spec: BacktestSpec, shard: Shard, view: Path) -> None:
-    """Fill `view` with the shard's archive: from its checkpoint's block to one block past it."""
-    assert shard.checkpoint is not None
-    archive = open_archive(spec.archive)
-    if not archive.block_files:
-        raise ValueError(f"{spec.archive}: shards need an archive with block headers")
-    start = shard.first_block - 1  # the checkpoint's block: the warm-up
-    end = min(shard.last_block + 1, archive.last_block)  # the last target block's header
-    for file in (*archive.log_files, *archive.block_files):
-        if file.fmt != "parquet" or file.first_block is None or file.last_block is None:
-            raise ValueError(f"{file.name}: shards need a cryo Parquet archive")
-        if file.last_block >= start and file.first_block <= end:
-            _view_file(file, start, view)
-    network = archive.network
-    assert network is not None
-    (view / snapshot_name(network, start - 1)).symlink_to(shard.checkpoint.resolve())
-
-
 def run_shard(spec: BacktestSpec, shard: Shard) -> BacktestResult:
     """Run one shard; its result covers shard.first_block..last_block only."""
-    if shard.checkpoint is None:
-        return run_backtest(
-            replace(spec, first_block=shard.first_block, last_block=shard.last_block)
+    return run_backtest(
+        replace(
+            spec,
+            first_block=shard.first_block,
+            last_block=shard.last_block,
+            start_checkpoint=shard.checkpoint,
         )
-    view = Path(tempfile.mkdtemp(prefix="arbloop-shard-"))
-    try:
-        _archive_view(spec, shard, view)
-        result = run_backtest(
-            replace(
-                spec, archive=view, first_block=shard.first_block - 1, last_block=shard.last_block
-            )
-        )
-    finally:
-        shutil.rmtree(view, ignore_errors=True)
-    return _drop_warm_up(result, shard.first_block - 1, spec.archive)
-
-
-def _drop_warm_up(result: BacktestResult, warm_up: int, archive: Path) -> BacktestResult:
-    """Remove the warm-up block (the checkpoint's) from a shard's result."""
-    dropped = [o for o in result.opportunities if o.candidate.block_number == warm_up]
-    result.opportunities = [o for o in result.opportunities if o.candidate.block_number > warm_up]
-    result.candidates_by_block.pop(warm_up, None)
-    result.latency_ns_by_block.pop(warm_up, None)
-    result.blocks -= 1
-    result.verdicts.subtract(
-        o.verdict for o in dropped if o.verdict not in (None, REPEAT_OF_OWN_FILL)
     )
-    result.verdicts = +result.verdicts
-    result.first_block = warm_up + 1
-    result.archive = str(archive)
-    result.notes = [n for n in result.notes if not n.startswith("pools from snapshot")]
-    return result
 
 
 def merge_shards(spec: BacktestSpec, results: Sequence[BacktestResult]) -> BacktestResult:
