@@ -308,6 +308,45 @@ def _engine_config(profile: Profile, weth: str, inventory_wei: int) -> EngineCon
     )
 
 
+def _wait_ready(
+    sup: Supervisor,
+    world: ForkWorld,
+    on_status: Callable[[dict[str, Any]], None] | None,
+    stopping: threading.Event,
+    timeout_s: float = 300.0,
+) -> dict[str, Any]:
+    """Wait until the engine has loaded its snapshot and, in fork mode, searched one block.
+
+    The first search compiles the numba kernels on a fresh machine (cached afterwards): the
+    local world mines its first block only once the engine follows, so no traffic block is
+    lost to start-up. Returns the last status seen.
+    """
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, Any] = {}
+    ready = False
+    target: int | None = None
+    while not stopping.is_set():
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the engine was not ready within {timeout_s:.0f} s")
+        sup.poll()
+        for status in sup.drain_status():
+            if status.get("ready"):
+                ready = True
+                continue
+            last = status
+            if on_status is not None:
+                on_status(status)
+        if ready and world.builder is None:
+            return last
+        if ready and target is None:
+            assert world.builder is not None
+            target = world.builder.build_block().block_number
+        if target is not None and last.get("block", 0) >= target:
+            return last
+        time.sleep(0.02)
+    return last
+
+
 def _free_port() -> int:
     import socket
 
@@ -403,6 +442,7 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
             mode=options.mode,
         )
         sup.start(ingest, engine)
+        final = _wait_ready(sup, world, options.on_status, stopping)
         if options.on_start is not None:
             options.on_start(world, sup)
         tick = None if options.driver is None else options.driver(world)

@@ -511,6 +511,8 @@ def engine_main(spec: EngineSpec, stop: Any, head: Any, status: Any) -> None:
     configure_logging(level=logging.INFO, path=spec.log_path)
     loop = EngineLoop(spec, stop, head, status)
     loop.risk.install_signal_handler()  # SIGUSR1: the kill switch (file written, survives)
+    with contextlib.suppress(Exception):
+        status.put({"ready": True, "snapshot_block": loop.snapshot_block}, timeout=5)
 
     async def main() -> None:
         try:
