@@ -232,6 +232,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
             state_path=work / "risk_state.json",
             kill_switch_path=work / "KILL",
             clock=lambda: clock[0],
+            durable=False,  # the same decisions, without a file written per verdict
         )
         writer, reader = ring.writer(), ring.reader(start="head")
         _, snapshot_hash = pools.table.head

@@ -172,8 +172,12 @@ class RiskGate:
         state_path: Path,
         kill_switch_path: Path,
         clock: Callable[[], float] = time.time,
+        durable: bool = True,
     ) -> None:
         self.limits = limits
+        # False (backtests only): the state is kept in memory, never written; a replay has
+        # nothing to survive and its decisions are the same
+        self.durable = durable
         self.state_path = Path(state_path)
         self.kill_switch_path = Path(kill_switch_path)
         self._clock = clock
@@ -480,7 +484,8 @@ class RiskGate:
         return state
 
     def _save(self) -> None:
-        _write_atomic(self.state_path, json.dumps(self._state, sort_keys=True).encode())
+        if self.durable:
+            _write_atomic(self.state_path, json.dumps(self._state, sort_keys=True).encode())
 
 
 def _refuse(reason: str, name: str, value: int) -> Verdict:

@@ -524,3 +524,26 @@ def test_kill_switch_comes_before_every_other_reason(gate: RiskGate) -> None:
     gate.trigger_kill_switch("test")
     worst = make_candidate(gas_price_wei=10**15, tip_wei=ETH)
     assert gate.check(worst, input_value_wei=10**30).reason == "kill_switch"
+
+
+def test_a_gate_that_is_not_durable_decides_the_same_and_writes_nothing(
+    tmp_path: Path, clock: Clock
+) -> None:
+    durable = make_gate(tmp_path / "a", clock)
+    memory = RiskGate(
+        LIMITS,
+        state_path=tmp_path / "b" / "risk.json",
+        kill_switch_path=tmp_path / "b" / "KILL",
+        clock=clock,
+        durable=False,
+    )
+    for gate_ in (durable, memory):
+        for i in range(3):
+            candidate = make_candidate(target_block=100 + i)
+            verdict = gate_.admit(candidate, f"i{i}", input_value_wei=ETH)
+            assert verdict.approved
+            gate_.settle(
+                f"i{i}", outcome="reverted", loss_wei=10**15, pnl_wei=-(10**15), at_block=1
+            )
+    assert snapshot(durable) == snapshot(memory)
+    assert durable.state_path.exists() and not memory.state_path.exists()
