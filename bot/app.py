@@ -188,7 +188,8 @@ class RunOptions:
     send: bool = True  # False: every bundle is simulated and audited but never sent
     executor: str | None = None  # dry-run/live: the ArbExecutor (default: the [live] one)
     log_path: Path | None = None  # JSON log lines of both processes (default: data dir)
-    # called once everything runs (tests: kill ingest, inject a reorg, engage the kill switch)
+    # called once the processes run, before the first block is mined (tests: kill ingest,
+    # inject a reorg, engage the kill switch, set the node's block timestamps)
     on_start: Callable[[ForkWorld, Supervisor], None] | None = None
     until: Callable[[], bool] | None = None  # the run ends when this returns True
     # fork mode: called after the last bundles settled, while the node still runs
@@ -442,9 +443,9 @@ def run_bot(options: RunOptions, *, cache: WorldCache | None = None) -> dict[str
             mode=options.mode,
         )
         sup.start(ingest, engine)
-        final = _wait_ready(sup, world, options.on_status, stopping)
         if options.on_start is not None:
             options.on_start(world, sup)
+        final = _wait_ready(sup, world, options.on_status, stopping)
         tick = None if options.driver is None else options.driver(world)
         block_time = max(profile.chain.block_time_s, 0.2)
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s

@@ -95,12 +95,15 @@ class Recorder:
     def on_status(self, status: dict[str, Any]) -> None:
         self.statuses.append(status)
 
+    def on_start(self, world: ForkWorld, _: Any) -> None:
+        # one second a block, not the wall clock, from the first block the run mines: Uniswap
+        # writes its price accumulators and oracle only when the timestamp moves, so
+        # equal-second blocks would use less gas and change the base fee (and every gas
+        # price) by chance
+        world.rpc.call("anvil_setBlockTimestampInterval", 1)
+
     def driver(self, world: ForkWorld) -> Callable[[], None]:
         assert world.manifest is not None
-        # one second a block, not the wall clock: Uniswap writes its price accumulators and
-        # oracle only when the timestamp moves, so equal-second blocks would use less gas and
-        # change the base fee (and every gas price) by chance
-        world.rpc.call("anvil_setBlockTimestampInterval", 1)
         # an empty block first: traffic starts once the engine has its snapshot and reports
         warm_up = world.builder.build_block().block_number
         deadline = time.monotonic() + WARM_UP_TIMEOUT_S
@@ -173,6 +176,7 @@ def _run(profile: Profile, cache: WorldCache, fork_url: str | None) -> tuple[Rec
             profile=profile,
             duration_s=90.0,
             driver=recorder.driver,
+            on_start=recorder.on_start,
             on_status=recorder.on_status,
             send=False,
             fork_url=fork_url,
