@@ -54,7 +54,15 @@ from sim.world_cache import WorldCache, start_world_node
 from sim.world_manifest import Manifest
 from sim.world_routers import router_table
 
-__all__ = ["MODES", "ForkWorld", "RunOptions", "Supervisor", "run_bot", "start_fork_world"]
+__all__ = [
+    "MODES",
+    "ForkWorld",
+    "RunOptions",
+    "Supervisor",
+    "ready_fork",
+    "run_bot",
+    "start_fork_world",
+]
 
 MODES = ("fork", "dry-run", "live")
 
@@ -62,6 +70,7 @@ _log = logging.getLogger(__name__)
 RING_CAPACITY = 1 << 16
 BYTE_RING_BYTES = 1 << 24
 INVENTORY_WEI = 100 * 10**18
+_GAS_BALANCE_WEI = 1000 * 10**18
 
 
 @dataclass(slots=True)
@@ -121,6 +130,43 @@ def _weth_balance(rpc: HttpRpc, weth: str, owner: str) -> int:
     return int(rpc.call("eth_call", {"to": weth, "data": data}, "latest"), 16)
 
 
+def ready_fork(
+    node: AnvilProcess,
+    rpc: HttpRpc,
+    registry: Registry,
+    manifest: Manifest | None,
+    *,
+    weth: str,
+) -> ForkWorld:
+    """Set the bot up on a local anvil: an ArbExecutor deployed by the node's second dev
+    account, allowed for two ephemeral lane keys (the fork holds no real funds) and funded
+    with WETH wrapped by deposit(); then automine off and the local builder on the node."""
+    owner = UnlockedSender(rpc, rpc.call("eth_accounts")[1])
+    if int(rpc.call("eth_getBalance", owner.address, "latest"), 16) < _GAS_BALANCE_WEI:
+        rpc.call("anvil_setBalance", owner.address, hex(2 * _GAS_BALANCE_WEI))
+    executor_keys = (("block", os.urandom(32)), ("backrun", os.urandom(32)))
+    executor = deploy_executor(owner, weth)
+    for _, key in executor_keys:
+        address = TxSigner(key).address
+        rpc.call("anvil_setBalance", address, hex(_GAS_BALANCE_WEI))
+        set_executor(owner, executor, address, True)
+    fund_executor_weth(owner, weth, executor, INVENTORY_WEI)
+    node.set_automine(False)
+    builder = LocalBuilder(node.http_url).start()
+    return ForkWorld(
+        node=node,
+        rpc=rpc,
+        builder=builder,
+        registry=registry,
+        manifest=manifest,
+        executor=executor,
+        weth=weth,
+        executor_keys=executor_keys,
+        relay_key=os.urandom(32),
+        start_balance_wei=_weth_balance(rpc, weth, executor),
+    )
+
+
 def start_fork_world(profile: Profile, *, cache: WorldCache) -> ForkWorld:
     """Start the embedded world for fork mode: builder-mined anvil, executor deployed and funded."""
     if profile.world is None:
@@ -130,32 +176,13 @@ def start_fork_world(profile: Profile, *, cache: WorldCache) -> ForkWorld:
     )
     try:
         rpc = node.rpc()
-        accounts = rpc.call("eth_accounts")
-        owner = UnlockedSender(rpc, accounts[1])
-        weth = manifest.contracts["weth"]
-        # ephemeral keys: the fork holds no real funds; one executor account per lane
-        executor_keys = (("block", os.urandom(32)), ("backrun", os.urandom(32)))
-        relay_key = os.urandom(32)
-        executor = deploy_executor(owner, weth)
-        for _, key in executor_keys:
-            address = TxSigner(key).address
-            rpc.call("anvil_setBalance", address, hex(1000 * 10**18))
-            set_executor(owner, executor, address, True)
-        fund_executor_weth(owner, weth, executor, INVENTORY_WEI)
-        node.set_automine(False)
-        builder = LocalBuilder(node.http_url).start()
         chain = _chain_of(profile, manifest)
-        return ForkWorld(
-            node=node,
-            rpc=rpc,
-            builder=builder,
-            registry=registry_from_manifest(chain, manifest),
-            manifest=manifest,
-            executor=executor,
-            weth=weth,
-            executor_keys=executor_keys,
-            relay_key=relay_key,
-            start_balance_wei=_weth_balance(rpc, weth, executor),
+        return ready_fork(
+            node,
+            rpc,
+            registry_from_manifest(chain, manifest),
+            manifest,
+            weth=manifest.contracts["weth"],
         )
     except BaseException:
         node.stop()

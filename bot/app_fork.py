@@ -22,12 +22,9 @@ as the embedded world, built on `anvil --fork-url`:
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
-from bot.app import INVENTORY_WEI, ForkWorld
-from bot.tx_sign import TxSigner
-from chains.arb_executor import deploy_executor, fund_executor_weth, set_executor
+from bot.app import ForkWorld, ready_fork
 from chains.config_profile import Profile
 from chains.registry import Registry, registry_from_manifest
 from chains.registry_cache import sync_registry
@@ -36,14 +33,11 @@ from chains.rpc import HttpRpc, RpcError
 from chains.toml_reader import ConfigError
 from sim.anvil import AnvilProcess, AnvilStartError
 from sim.anvil_config import AnvilConfig
-from sim.builder import LocalBuilder
-from sim.txs import UnlockedSender
 from sim.world_manifest import Manifest, read_manifest
 
 __all__ = ["ForkUrlError", "start_fork_url_world"]
 
 _PROBE_TIMEOUT_S = 10.0
-_GAS_BALANCE_WEI = 1000 * 10**18
 
 
 class ForkUrlError(RuntimeError):
@@ -85,32 +79,7 @@ def start_fork_url_world(
     try:
         rpc = node.rpc()
         registry = _registry(profile, manifest, rpc, fork_url, block)
-        owner = UnlockedSender(rpc, rpc.call("eth_accounts")[1])
-        if int(rpc.call("eth_getBalance", owner.address, "latest"), 16) < _GAS_BALANCE_WEI:
-            rpc.call("anvil_setBalance", owner.address, hex(2 * _GAS_BALANCE_WEI))
-        # ephemeral keys: the fork holds no real funds; one executor account per lane
-        executor_keys = (("block", os.urandom(32)), ("backrun", os.urandom(32)))
-        relay_key = os.urandom(32)
-        executor = deploy_executor(owner, weth)
-        for _, key in executor_keys:
-            address = TxSigner(key).address
-            rpc.call("anvil_setBalance", address, hex(_GAS_BALANCE_WEI))
-            set_executor(owner, executor, address, True)
-        fund_executor_weth(owner, weth, executor, INVENTORY_WEI)
-        node.set_automine(False)
-        builder = LocalBuilder(node.http_url).start()
-        return ForkWorld(
-            node=node,
-            rpc=rpc,
-            builder=builder,
-            registry=registry,
-            manifest=manifest,
-            executor=executor,
-            weth=weth,
-            executor_keys=executor_keys,
-            relay_key=relay_key,
-            start_balance_wei=_balance_of(rpc, weth, executor),
-        )
+        return ready_fork(node, rpc, registry, manifest, weth=weth)
     except BaseException:
         node.stop()
         raise
@@ -130,11 +99,6 @@ def _probe(fork_url: str, fork_block: int | None) -> tuple[int, int]:
     if not 0 <= block <= head:
         raise ForkUrlError(f"fork block {fork_block} is outside {fork_url}'s chain (head {head})")
     return chain_id, block
-
-
-def _balance_of(rpc: HttpRpc, token: str, owner: str) -> int:
-    data = "0x70a08231" + owner.lower().removeprefix("0x").rjust(64, "0")
-    return int(rpc.call("eth_call", {"to": token, "data": data}, "latest"), 16)
 
 
 def _world_manifest(profile: Profile) -> Manifest | None:
