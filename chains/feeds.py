@@ -45,8 +45,9 @@ from chains.chain_tracker import (
 )
 from chains.decode import DecodeResult, decode_logs_json
 from chains.mempool import MempoolDecoder, write_tx_records
+from chains.pool_admit import admit_created_pools
 from chains.pool_index import PoolIndex
-from chains.records import RECORD_DTYPE, Kind, empty_records, get_value, set_value
+from chains.records import RECORD_DTYPE, Kind, empty_records, set_value
 from chains.registry import Registry
 from chains.rpc import RpcError
 from chains.rpc_async import ChainIdMismatch, WsRpc
@@ -73,7 +74,6 @@ POOL_TOPICS = [
 ]
 SOURCE_FEED = 0
 SOURCE_BACKFILL = 1
-_CREATION = (Kind.PAIR_CREATED, Kind.POOL_CREATED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,42 +359,13 @@ class Feed:
     def _admit_new_pools(self, records: np.ndarray) -> int:
         """Give PairCreated/PoolCreated pools their registry id (-1 when unproven).
 
-        Return how many pools the decoder's index did not know yet.
+        Return how many pools the decoder's index did not know yet: backfill by block hash
+        asks for their logs (the logs subscription keeps its filter until the next reconnect).
         """
-        added = 0
-        for i, record in enumerate(records):
-            if record["kind"] not in _CREATION:
-                continue
-            v3 = record["kind"] == Kind.POOL_CREATED
-            info = self.registry.on_created(
-                int(record["kind"]),
-                "0x" + record["sender"].tobytes().hex(),
-                _address(get_value(record, 0)),
-                _address(get_value(record, 1)),
-                int(record["aux"]) if v3 else None,
-                int(record["tick"]) if v3 else 0,
-                _address(get_value(record, 2)),
-                int(record["block_number"]),
-            )
-            if info is None:
-                records["pool_id"][i] = -1
-                self.counts["unproven_pools"] += 1
-                continue
-            records["pool_id"][i] = info.pool_id
-            ids, _ = self.index.lookup(
-                np.frombuffer(bytes.fromhex(info.address[2:]), dtype=np.uint8).reshape(1, 20)
-            )
-            if ids[0] != info.pool_id:
-                # the decoder knows it from now on; backfill by block hash asks for its logs
-                # (the logs subscription keeps its filter until the next reconnect)
-                self.index.add(info.address, info.pool_id, info.kind, info.fee_pips)
-                self.counts["new_pools"] += 1
-                added += 1
-        return added
-
-
-def _address(value: int) -> str:
-    return "0x" + value.to_bytes(20, "big").hex()
+        admitted = admit_created_pools(records, self.registry, self.index)
+        self.counts["unproven_pools"] += admitted.unproven
+        self.counts["new_pools"] += admitted.added
+        return admitted.added
 
 
 def _reorg_record(reorg: Reorg, recv_ns: int) -> np.ndarray:

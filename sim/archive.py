@@ -41,8 +41,9 @@ import pyarrow.parquet as pq
 
 from chains.decode import decode_logs_columns
 from chains.feeds import pool_index_of
+from chains.pool_admit import admit_created_pools
 from chains.pool_index import PoolIndex
-from chains.records import RECORD_DTYPE, Kind, get_value
+from chains.records import RECORD_DTYPE
 from chains.registry import Registry
 from sim.archive_blocks import BlockHeader, check_parent_links, head_record, headers_from_table
 from sim.archive_convert import read_blocks_table, read_logs_table
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 SOURCE_ARCHIVE = 3  # the records' `source`: 0 feed, 1 backfill, 2 mempool, 3 archive
-_CREATION = (Kind.PAIR_CREATED, Kind.POOL_CREATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,35 +277,9 @@ def open_archive(path: str | Path, *, chain_id: int | None = None) -> Archive:
     )
 
 
-def _address(value: int) -> str:
-    return "0x" + value.to_bytes(20, "big").hex()
-
-
 def _admit_new_pools(records: np.ndarray, registry: Registry, index: PoolIndex) -> int:
     """Give creation records their registry id (-1 unproven); return pools new to the index."""
-    added = 0
-    for i in np.flatnonzero(np.isin(records["kind"], _CREATION)).tolist():
-        record = records[i]
-        v3 = record["kind"] == Kind.POOL_CREATED
-        info = registry.on_created(
-            int(record["kind"]),
-            "0x" + record["sender"].tobytes().hex(),
-            _address(get_value(record, 0)),
-            _address(get_value(record, 1)),
-            int(record["aux"]) if v3 else None,
-            int(record["tick"]) if v3 else 0,
-            _address(get_value(record, 2)),
-            int(record["block_number"]),
-        )
-        if info is None:
-            records["pool_id"][i] = -1
-            continue
-        records["pool_id"][i] = info.pool_id
-        query = np.frombuffer(bytes.fromhex(info.address[2:]), dtype=np.uint8).reshape(1, 20)
-        if index.lookup(query)[0][0] != info.pool_id:
-            index.add(info.address, info.pool_id, info.kind, info.fee_pips)
-            added += 1
-    return added
+    return admit_created_pools(records, registry, index).added
 
 
 def decode_file(
