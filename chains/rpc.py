@@ -136,6 +136,11 @@ class HttpRpc:
                 ):
                     continue
                 raise RpcTransportError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+            except BaseException:
+                # anything else mid-request (an interrupt, a test's deadline) leaves the
+                # connection between request and reply: it can never be used again
+                self.close()
+                raise
             if response.status != 200:
                 raise RpcTransportError(f"{self.url}: HTTP {response.status}: {payload[:200]!r}")
             try:
