@@ -572,5 +572,6 @@ def test_v3_swaps_match_the_pool(lab_node: LabNode) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 10 minutes here: past the suite's default limit of 600 s
 def test_v3_swaps_match_the_pool_extended(lab_node: LabNode) -> None:
     _assert_coverage(_differential(lab_node, EXTENDED_EXAMPLES), 10 * MIN_SWAPS)
