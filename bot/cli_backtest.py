@@ -61,6 +61,18 @@ _GWEI = 10**9
 _MAINNET_NETWORKS = ("ethereum", "mainnet")
 
 
+def _progress(console: Console, what: str, unit: str) -> Progress:
+    """Return the progress bar of a backtest or sweep: label, bar, done/total, elapsed."""
+    return Progress(
+        TextColumn(f"[bold]{what}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def add_backtest_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `arbloop backtest` to the top-level subparsers."""
     p = sub.add_parser(
@@ -223,14 +235,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
         return 2
     if args.sweep or args.shards > 1 or args.ray_address is not None:
         return _cmd_parallel(args, console, grid, profile, gas_model, base_fee_wei)
-    with Progress(
-        TextColumn("[bold]backtest[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("blocks"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _progress(console, "backtest", "blocks") as progress:
         task = progress.add_task("backtest", total=None)
 
         def on_block(done: int, total: int) -> None:
@@ -278,14 +283,7 @@ def _cmd_parallel(
     )
     try:
         if args.sweep:
-            with Progress(
-                TextColumn("[bold]sweep[/bold]"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("runs"),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
+            with _progress(console, "sweep", "runs") as progress:
                 task = progress.add_task("sweep", total=None)
 
                 def on_done(done: int, total: int) -> None:
